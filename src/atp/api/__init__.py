@@ -1,0 +1,1 @@
+"""HTTP control planes: the app factory, error mapping, auth, one router per area."""

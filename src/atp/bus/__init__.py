@@ -1,0 +1,1 @@
+"""The event bus: subjects, the wire codec with schema validation, NATS and in-memory buses."""

@@ -1,0 +1,45 @@
+"""Typed identifiers and deterministic id derivation.
+
+Ids that cross a module boundary are typed so that a symbol is never passed where an agent id
+is expected. Ids derived from other ids use UUIDv5 so that the same cause always yields the same
+id: a redelivered decision produces the same client order id, which is what makes resubmission
+safe.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import NewType
+
+Symbol = NewType("Symbol", str)
+AgentId = NewType("AgentId", str)
+EventId = NewType("EventId", str)
+SignalId = NewType("SignalId", str)
+IntentId = NewType("IntentId", str)
+DecisionId = NewType("DecisionId", str)
+OrderId = NewType("OrderId", str)
+ClientOrderId = NewType("ClientOrderId", str)
+FillId = NewType("FillId", str)
+RunId = NewType("RunId", str)
+
+_NAMESPACE = uuid.UUID("6f1c2b1e-8d0a-5a53-9b0e-2f4b7a7e1c11")
+
+
+def derive_id(*parts: str) -> str:
+    """Returns a stable UUIDv5 string for the given parts (same parts, same id)."""
+    return str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))
+
+
+def new_event_id() -> EventId:
+    """Returns a fresh random event id, for events that have no deterministic cause."""
+    return EventId(str(uuid.uuid4()))
+
+
+def signal_id_for(symbol: Symbol, timeframe: str, bar_time_iso: str) -> SignalId:
+    """The id of the bar `symbol`/`timeframe` that opened at `bar_time_iso`."""
+    return SignalId(derive_id("signal", symbol, timeframe, bar_time_iso))
+
+
+def client_order_id_for(decision_id: str) -> ClientOrderId:
+    """The client order id of the order caused by `decision_id`: one decision, one order."""
+    return ClientOrderId("atp-" + derive_id("order", decision_id)[:30])

@@ -1,0 +1,1 @@
+"""Positions, cash, exposure and P&L, exact and pure."""

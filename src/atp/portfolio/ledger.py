@@ -1,0 +1,184 @@
+"""The ledger: cash, positions at average cost, realised and unrealised P&L, exposure.
+
+Exact arithmetic throughout (Decimal, never rounded when booked). A fill is booked once per fill
+id, so a redelivered fill changes nothing. Both the paper venue and the risk engine keep one, and
+since both book the same fills at the same prices, they reconcile to the cent.
+
+Conventions: average cost is the volume-weighted entry price of the open position; a fill that
+reduces a position realises (price - average cost) x closed quantity x direction; a fill that
+crosses zero closes the old position and opens the rest at the fill price. Commission is paid
+from cash and counted in realised P&L.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from atp.core.enums import Side
+from atp.core.errors import InvalidInput
+from atp.core.ids import Symbol
+from atp.core.money import ZERO
+
+
+@dataclass(slots=True)
+class Position:
+    """An open (or flat) position in one symbol."""
+
+    symbol: Symbol
+    quantity: Decimal = ZERO
+    average_cost: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+    last_price: Decimal | None = None
+
+    @property
+    def market_value(self) -> Decimal:
+        """Signed value at the last price (at average cost if never marked)."""
+        price = self.last_price if self.last_price is not None else self.average_cost
+        return self.quantity * price
+
+    @property
+    def unrealized_pnl(self) -> Decimal:
+        """Profit of the open quantity against its average cost, at the last price."""
+        if self.last_price is None or self.quantity == 0:
+            return ZERO
+        return (self.last_price - self.average_cost) * self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class PositionSnapshot:
+    """A read-only view of a position, for APIs and events."""
+
+    symbol: Symbol
+    quantity: Decimal
+    average_cost: Decimal
+    last_price: Decimal | None
+    market_value: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl: Decimal
+
+
+class Ledger:
+    """Cash and positions of one account, booked exactly from fills."""
+
+    def __init__(self, initial_cash: Decimal) -> None:
+        self.initial_cash = initial_cash
+        self.cash = initial_cash
+        self.commissions = ZERO
+        self._positions: dict[Symbol, Position] = {}
+        self._booked_fills: set[str] = set()
+
+    def position(self, symbol: Symbol) -> Position:
+        """The position in `symbol` (flat if never traded)."""
+        found = self._positions.get(symbol)
+        if found is None:
+            found = self._positions[symbol] = Position(symbol)
+        return found
+
+    def quantity(self, symbol: Symbol) -> Decimal:
+        """The signed quantity held in `symbol`."""
+        found = self._positions.get(symbol)
+        return found.quantity if found is not None else ZERO
+
+    def has_booked(self, fill_id: str) -> bool:
+        """True if the fill was already booked."""
+        return fill_id in self._booked_fills
+
+    def apply_fill(
+        self,
+        *,
+        fill_id: str,
+        symbol: Symbol,
+        side: Side,
+        quantity: Decimal,
+        price: Decimal,
+        commission: Decimal = ZERO,
+    ) -> bool:
+        """Books a fill; returns False (and changes nothing) if it was booked before."""
+        if quantity <= 0:
+            raise InvalidInput(f"fill {fill_id}: quantity must be positive, found {quantity}")
+        if price <= 0:
+            raise InvalidInput(f"fill {fill_id}: price must be positive, found {price}")
+        if commission < 0:
+            raise InvalidInput(f"fill {fill_id}: commission must not be negative")
+        if fill_id in self._booked_fills:
+            return False
+        self._booked_fills.add(fill_id)
+        position = self.position(symbol)
+        signed = quantity * side.sign
+        old = position.quantity
+        if old == 0 or (old > 0) == (signed > 0):
+            new_quantity = old + signed
+            position.average_cost = (
+                old * position.average_cost + signed * price
+            ) / new_quantity
+            position.quantity = new_quantity
+        else:
+            closed = min(abs(old), quantity)
+            direction = Decimal(1) if old > 0 else Decimal(-1)
+            position.realized_pnl += (price - position.average_cost) * closed * direction
+            position.quantity = old + signed
+            if position.quantity == 0:
+                position.average_cost = ZERO
+            elif (position.quantity > 0) != (old > 0):
+                position.average_cost = price
+        position.realized_pnl -= commission
+        position.last_price = price if position.last_price is None else position.last_price
+        self.cash -= signed * price + commission
+        self.commissions += commission
+        return True
+
+    def mark(self, symbol: Symbol, price: Decimal) -> None:
+        """Marks `symbol` to market at `price`."""
+        self.position(symbol).last_price = price
+
+    def last_price(self, symbol: Symbol) -> Decimal | None:
+        """The last mark of `symbol`, if any."""
+        found = self._positions.get(symbol)
+        return found.last_price if found is not None else None
+
+    def positions(self) -> list[PositionSnapshot]:
+        """Every position ever traded, flat ones included, sorted by symbol."""
+        return [
+            PositionSnapshot(
+                symbol=p.symbol,
+                quantity=p.quantity,
+                average_cost=p.average_cost,
+                last_price=p.last_price,
+                market_value=p.market_value,
+                unrealized_pnl=p.unrealized_pnl,
+                realized_pnl=p.realized_pnl,
+            )
+            for p in sorted(self._positions.values(), key=lambda p: p.symbol)
+            if p.quantity != 0 or p.realized_pnl != 0
+        ]
+
+    @property
+    def market_value(self) -> Decimal:
+        """Signed value of all positions at their last prices."""
+        return sum((p.market_value for p in self._positions.values()), ZERO)
+
+    @property
+    def equity(self) -> Decimal:
+        """Cash plus positions at their last prices."""
+        return self.cash + self.market_value
+
+    @property
+    def gross_exposure(self) -> Decimal:
+        """Sum of absolute position values."""
+        return sum((abs(p.market_value) for p in self._positions.values()), ZERO)
+
+    @property
+    def net_exposure(self) -> Decimal:
+        """Sum of signed position values."""
+        return self.market_value
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        """Realised P&L of all positions, net of commissions."""
+        return sum((p.realized_pnl for p in self._positions.values()), ZERO)
+
+    @property
+    def unrealized_pnl(self) -> Decimal:
+        """Unrealised P&L of all open positions at their last prices."""
+        return sum((p.unrealized_pnl for p in self._positions.values()), ZERO)

@@ -1,0 +1,1 @@
+"""Composition roots, one per deployable service, the `atp` CLI and the embedded launcher."""

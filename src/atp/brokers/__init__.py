@@ -1,0 +1,1 @@
+"""Broker adapters: one order model, a strict state machine, the paper venue, Alpaca and IB."""

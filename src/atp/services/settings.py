@@ -43,6 +43,7 @@ class AtpSettings(BaseSettings):
     meta_agent_port: int = Field(default=8003, ge=0, le=65535, description="meta-agent HTTP.")
     backtester_port: int = Field(default=8005, ge=0, le=65535, description="backtester HTTP.")
     broker_port: int = Field(default=8006, ge=0, le=65535, description="broker-adapters HTTP.")
+    audit_port: int = Field(default=8007, ge=0, le=65535, description="audit HTTP.")
     data_dir: Path = Field(
         default=DEFAULT_DATA_DIR, description="Folder of market data files (../shared/data)."
     )

@@ -12,6 +12,7 @@ from atp.core.events import (
     OrderIntent,
     OrderUpdate,
     RiskViolation,
+    TradingStateChanged,
 )
 
 SIGNALS_NORMALIZED = MarketSignal.SUBJECT
@@ -21,6 +22,7 @@ RISK_VIOLATIONS = RiskViolation.SUBJECT
 EXECUTIONS_ORDER_UPDATE = OrderUpdate.SUBJECT
 BACKTEST_RESULTS = BacktestResult.SUBJECT
 CONTROL_ACTIONS = ControlAction.SUBJECT
+RISK_STATE = TradingStateChanged.SUBJECT
 
 DEAD_LETTER_PREFIX = "dlq"
 
@@ -34,6 +36,7 @@ PAYLOAD_BY_SUBJECT: dict[str, type[Any]] = {
         OrderUpdate,
         BacktestResult,
         ControlAction,
+        TradingStateChanged,
     )
 }
 

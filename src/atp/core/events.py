@@ -264,6 +264,33 @@ class ControlAction:
         return self.action_id
 
 
+@dataclass(frozen=True, slots=True)
+class TradingStateChanged:
+    """`risk.state`: the risk engine's trading state changed, or the kill switch flipped.
+
+    Replayed on restart to restore the state: `kill_switch` and `loss_breached` say why the
+    engine is not ACTIVE, and `trading_day` (exchange calendar date) scopes the loss latch.
+    """
+
+    SUBJECT: ClassVar[str] = "risk.state"
+
+    change_id: str
+    previous_state: TradingState
+    state: TradingState
+    kill_switch: bool
+    loss_breached: bool
+    reason: str
+    rule: str | None
+    actor: str
+    trading_day: str
+    changed_at: datetime
+
+    @property
+    def natural_key(self) -> str:
+        """The change id."""
+        return self.change_id
+
+
 Payload = (
     MarketSignal
     | OrderIntent
@@ -272,6 +299,7 @@ Payload = (
     | OrderUpdate
     | BacktestResult
     | ControlAction
+    | TradingStateChanged
 )
 PAYLOAD_TYPES: tuple[type[Any], ...] = (
     MarketSignal,
@@ -281,6 +309,7 @@ PAYLOAD_TYPES: tuple[type[Any], ...] = (
     OrderUpdate,
     BacktestResult,
     ControlAction,
+    TradingStateChanged,
 )
 
 P = TypeVar("P")

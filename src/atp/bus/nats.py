@@ -1,0 +1,337 @@
+"""The NATS JetStream bus: the `Bus` and `Rpc` ports on nats-py.
+
+Events are stored in one stream per subject family (`subjects.STREAMS`) with `Nats-Msg-Id` set
+to the event id, so a republished event is stored once. Consumers are durable pull consumers
+with explicit acks, bounded redelivery and a bound on in-flight messages. Request/reply runs on
+core NATS under `rpc.`, outside every stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from atp.bus import codec
+from atp.bus.dead_letter import DeadLetter
+from atp.bus.nats_consumer import Subscription
+from atp.bus.nats_streams import (
+    checked_rpc_subject,
+    checked_stream,
+    consumer_config,
+    consumer_name,
+    ensure_consumer,
+    ensure_streams,
+)
+from atp.bus.subjects import dead_letter_subject
+from atp.core.clock import Clock, SystemClock
+from atp.core.errors import Conflict, VenueUnavailable
+from atp.core.events import Envelope
+from atp.core.ports import EventHandler, RequestHandler
+from atp.telemetry.metrics import BusMetrics
+
+log = logging.getLogger(__name__)
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+
+
+class NatsBus:
+    """Publishes to JetStream, runs durable consumers, and serves request/reply on core NATS."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        metrics: BusMetrics,
+        clock: Clock,
+        max_deliver: int,
+        ack_wait: float,
+        max_ack_pending: int,
+        publish_timeout: float,
+        publish_attempts: int,
+        fetch_batch: int,
+        fetch_timeout: float,
+        redelivery_delay: float,
+    ) -> None:
+        """Wraps a connected client; use `NatsBus.connect` rather than this."""
+        self._nc = client
+        self._js = client.jetstream()
+        self._metrics = metrics
+        self._clock = clock
+        self._max_deliver = max_deliver
+        self._ack_wait = ack_wait
+        self._max_ack_pending = max_ack_pending
+        self._publish_timeout = publish_timeout
+        self._publish_attempts = publish_attempts
+        self._fetch_batch = fetch_batch
+        self._fetch_timeout = fetch_timeout
+        self._redelivery_delay = redelivery_delay
+        self._subscriptions: dict[str, Subscription] = {}
+        self._responders: list[Any] = []
+        self._closed = False
+
+    @classmethod
+    async def connect(
+        cls,
+        servers: str,
+        *,
+        client_name: str,
+        metrics: BusMetrics,
+        clock: Clock | None = None,
+        max_deliver: int = 5,
+        ack_wait: float = 30.0,
+        max_ack_pending: int = 1000,
+        replicas: int | None = None,
+        publish_timeout: float = 5.0,
+        publish_attempts: int = 3,
+        fetch_batch: int = 100,
+        fetch_timeout: float = 1.0,
+        redelivery_delay: float = 0.1,
+        connect_timeout: float = 5.0,
+    ) -> NatsBus:
+        """Connects to NATS and makes sure every ATP stream exists.
+
+        Args:
+            servers: one NATS URL, or a comma-separated list for a cluster.
+            client_name: the name the server shows for this connection (the service's name).
+            metrics: where publishes, deliveries and dead letters are counted.
+            clock: stamps dead letters; the wall clock by default.
+            max_deliver: deliveries of one event to one consumer before it is dead-lettered.
+            ack_wait: seconds a delivered, unacknowledged event waits before redelivery.
+            max_ack_pending: events in flight per consumer: the backpressure bound.
+            replicas: stream replicas; by default 3 when three or more servers are named, else 1.
+            publish_timeout: seconds to wait for JetStream to acknowledge one publish attempt.
+            publish_attempts: attempts (same message id) before a publish raises VenueUnavailable.
+            fetch_batch: events pulled per fetch.
+            fetch_timeout: seconds one idle fetch waits for events (bounds stale pull requests).
+            redelivery_delay: seconds before an event whose handler raised comes back.
+            connect_timeout: seconds to wait for the first connection.
+
+        Raises:
+            VenueUnavailable: no server answered.
+        """
+        urls = [url.strip() for url in servers.split(",") if url.strip()]
+        try:
+            client = await nats.connect(
+                servers=urls,
+                name=client_name,
+                ping_interval=1,
+                max_outstanding_pings=2,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                connect_timeout=connect_timeout,
+                allow_reconnect=True,
+                error_cb=_log_error,
+                disconnected_cb=_log_disconnected,
+                reconnected_cb=_log_reconnected,
+            )
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            raise VenueUnavailable(f"cannot connect to NATS at {servers}: {exc!r}") from exc
+        bus = cls(
+            client,
+            metrics=metrics,
+            clock=clock or SystemClock(),
+            max_deliver=max_deliver,
+            ack_wait=ack_wait,
+            max_ack_pending=max_ack_pending,
+            publish_timeout=publish_timeout,
+            publish_attempts=publish_attempts,
+            fetch_batch=fetch_batch,
+            fetch_timeout=fetch_timeout,
+            redelivery_delay=redelivery_delay,
+        )
+        try:
+            await ensure_streams(bus._js, replicas=replicas or (3 if len(urls) >= 3 else 1))
+        except (TimeoutError, nats.errors.Error) as exc:
+            await client.close()
+            raise VenueUnavailable(f"JetStream at {servers} is not usable: {exc!r}") from exc
+        return bus
+
+    @property
+    def metrics(self) -> BusMetrics:
+        """The counters this bus updates."""
+        return self._metrics
+
+    def is_connected(self) -> bool:
+        """True while the connection to NATS is up (for `/readyz`)."""
+        return bool(self._nc.is_connected)
+
+    async def publish(self, envelope: Envelope[Any]) -> None:
+        """Stores the event (once per event id) and returns when JetStream acknowledged it.
+
+        Raises:
+            VenueUnavailable: no acknowledgement after every attempt. The outcome is unknown:
+                the event may be stored; republishing it later is safe.
+        """
+        data = codec.encode(envelope)
+        duplicate = await self._store(envelope.type, data, message_id=envelope.event_id)
+        counter = self._metrics.duplicates if duplicate else self._metrics.published
+        counter.labels(envelope.type).inc()
+
+    async def publish_raw(self, subject: str, data: bytes, *, message_id: str) -> bool:
+        """Stores raw bytes on `subject` unvalidated (foreign publishers, contract tests).
+
+        Returns True if JetStream already held `message_id` (a duplicate).
+        """
+        return await self._store(subject, data, message_id=message_id)
+
+    async def subscribe(
+        self,
+        subject: str,
+        *,
+        durable: str,
+        handler: EventHandler,
+        replay: bool = True,
+    ) -> None:
+        """Delivers every event on `subject` to `handler`, resuming where `durable` stopped.
+
+        Raises:
+            InvalidInput: a wildcard or unknown subject, or a durable name with dots or spaces.
+            Conflict: this bus already runs `durable` on `subject`.
+        """
+        stream = checked_stream(subject)
+        name = consumer_name(subject, durable)
+        if name in self._subscriptions:
+            raise Conflict(f"durable {durable!r} already subscribed to {subject} on this bus")
+        config = consumer_config(
+            subject,
+            name,
+            replay=replay,
+            max_deliver=self._max_deliver,
+            ack_wait=self._ack_wait,
+            max_ack_pending=self._max_ack_pending,
+        )
+        try:
+            await ensure_consumer(self._js, stream, config)
+            pull = await self._js.pull_subscribe_bind(durable=name, stream=stream)
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise VenueUnavailable(f"cannot create consumer {name} on {stream}: {exc!r}") from exc
+        subscription = Subscription(
+            pull,
+            subject=subject,
+            durable=durable,
+            handler=handler,
+            metrics=self._metrics,
+            clock=self._clock,
+            dead_letter=self._store_dead_letter,
+            max_deliver=self._max_deliver,
+            batch=self._fetch_batch,
+            fetch_timeout=self._fetch_timeout,
+            redelivery_delay=self._redelivery_delay,
+        )
+        self._subscriptions[name] = subscription
+        subscription.start()
+
+    async def request(self, subject: str, data: bytes, *, timeout: float) -> bytes:  # noqa: ASYNC109 (the Rpc port's signature)
+        """Sends a request on core NATS and returns the reply.
+
+        Raises:
+            VenueUnavailable: no reply within `timeout`, or nobody serves `subject`.
+        """
+        checked_rpc_subject(subject)
+        try:
+            reply = await self._nc.request(subject, data, timeout=timeout)
+        except nats.errors.NoRespondersError as exc:
+            raise VenueUnavailable(f"nobody answers on {subject}") from exc
+        except (TimeoutError, nats.errors.TimeoutError) as exc:
+            raise VenueUnavailable(f"no answer on {subject} within {timeout:g}s") from exc
+        except nats.errors.Error as exc:
+            raise VenueUnavailable(f"request on {subject} failed: {exc!r}") from exc
+        return bytes(reply.data)
+
+    async def respond(self, subject: str, handler: RequestHandler) -> None:
+        """Answers every request on `subject` with `handler`'s result.
+
+        Responders share a queue group, so each request is answered by one instance. A handler
+        that raises sends no answer: the caller times out and treats it as refused.
+        """
+        checked_rpc_subject(subject)
+
+        async def on_request(message: Msg) -> None:
+            try:
+                answer = await handler(message.data)
+            except Exception:
+                log.exception("responder on %s failed; the request goes unanswered", subject)
+                return
+            await message.respond(answer)
+
+        subscription = await self._nc.subscribe(subject, queue=subject, cb=on_request)
+        self._responders.append(subscription)
+
+    async def dead_letters(self, subject: str, *, wait: float = 1.0) -> list[DeadLetter]:
+        """Every dead letter stored for `subject` so far (for tests and operators)."""
+        target = dead_letter_subject(subject)
+        subscription = await self._js.subscribe(target, ordered_consumer=True)
+        letters: list[DeadLetter] = []
+        try:
+            pending = (await subscription.consumer_info()).num_pending or 0
+            while len(letters) < pending:
+                message = await subscription.next_msg(timeout=wait)
+                letters.append(DeadLetter.from_bytes(message.data))
+        finally:
+            await subscription.unsubscribe()
+        return letters
+
+    async def close(self) -> None:
+        """Stops every fetch loop after its current event, drains and closes the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.gather(*(s.stop() for s in self._subscriptions.values()))
+        self._subscriptions.clear()
+        try:
+            await self._nc.drain()
+        except (TimeoutError, nats.errors.Error) as exc:
+            log.warning("draining the NATS connection failed: %r", exc)
+            await self._nc.close()
+
+    async def _store(self, subject: str, data: bytes, *, message_id: str) -> bool:
+        headers = {MSG_ID_HEADER: message_id}
+        last_error: Exception | None = None
+        for attempt in range(1, self._publish_attempts + 1):
+            try:
+                ack = await self._js.publish(
+                    subject, data, timeout=self._publish_timeout, headers=headers
+                )
+            except (
+                TimeoutError,
+                nats.errors.TimeoutError,
+                nats.js.errors.NoStreamResponseError,
+            ) as exc:
+                # Unknown outcome: the event may be stored. The same message id makes the
+                # retry safe, JetStream answers a stored id as a duplicate.
+                last_error = exc
+                log.warning(
+                    "publish %s to %s: attempt %d got %r", message_id, subject, attempt, exc
+                )
+                await asyncio.sleep(min(0.1 * attempt, 1.0))
+                continue
+            except nats.errors.Error as exc:
+                raise VenueUnavailable(f"publish to {subject} failed: {exc!r}") from exc
+            return bool(ack.duplicate)
+        raise VenueUnavailable(
+            f"publish {message_id} to {subject}: no acknowledgement after "
+            f"{self._publish_attempts} attempts ({last_error!r}); it may be stored"
+        )
+
+    async def _store_dead_letter(self, letter: DeadLetter, message_id: str) -> None:
+        await self._store(dead_letter_subject(letter.subject), letter.to_bytes(),
+                          message_id=message_id)  # fmt: skip
+
+
+async def _log_error(exc: Exception) -> None:
+    log.warning("NATS: %r", exc)
+
+
+async def _log_disconnected() -> None:
+    log.warning("NATS: disconnected; reconnecting")
+
+
+async def _log_reconnected() -> None:
+    log.info("NATS: reconnected")

@@ -1,0 +1,1 @@
+"""Market data: the CSV bar catalog, multi-symbol alignment and the pure replay core."""

@@ -64,3 +64,16 @@ def unique_durable() -> Callable[[str], str]:
         return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
     return make
+
+
+@pytest.fixture
+def unique_name() -> Callable[[str], str]:
+    """Makes names (durables, ids) no other test uses: `unique_name("meta")` -> "meta-3f2a...".
+
+    The same factory as `unique_durable`, under the name the other test suites use.
+    """
+
+    def make(prefix: str = "test") -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+    return make

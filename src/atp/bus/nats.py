@@ -158,6 +158,7 @@ class NatsBus:
         """The counters this bus updates."""
         return self._metrics
 
+    @property
     def is_connected(self) -> bool:
         """True while the connection to NATS is up (for `/readyz`)."""
         return bool(self._nc.is_connected)
@@ -262,6 +263,8 @@ class NatsBus:
             await message.respond(answer)
 
         subscription = await self._nc.subscribe(subject, queue=subject, cb=on_request)
+        # Once the server has the subscription, a request from any connection reaches it.
+        await self._nc.flush()
         self._responders.append(subscription)
 
     async def dead_letters(self, subject: str, *, wait: float = 1.0) -> list[DeadLetter]:

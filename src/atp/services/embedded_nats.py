@@ -68,15 +68,23 @@ def probe_nats(
         ConfigurationError: something listens on the port but does not speak NATS.
     """
     try:
-        with socket.create_connection((host, port), timeout=timeout) as conn:
-            conn.settimeout(timeout)
-            first = conn.recv(4096)
+        conn = socket.create_connection((host, port), timeout=timeout)
     except OSError:
         return None
+    with conn:
+        conn.settimeout(timeout)
+        try:
+            first = conn.recv(4096)
+        except TimeoutError:
+            # A NATS server greets every client at once; silence means something else.
+            first = b""
+        except OSError:
+            return None
     if not first.startswith(b"INFO "):
+        said = f"it said {first[:40]!r}" if first else "it said nothing"
         raise ConfigurationError(
             f"{host}:{port} is taken by something that is not a NATS server "
-            f"(it said {first[:40]!r}); choose another port"
+            f"({said}); choose another port"
         )
     line = first[5:].split(b"\r\n", 1)[0]
     try:

@@ -1,0 +1,1 @@
+"""Durable storage: the database, its migrations, the repositories and the audit trail."""

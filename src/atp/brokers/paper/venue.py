@@ -1,0 +1,410 @@
+"""The paper venue: a simulated broker, pure and synchronous, driven by bars and a Clock.
+
+It fills orders against the market data it is shown (`on_signal`), books every fill exactly in
+an `atp.portfolio.ledger.Ledger`, and reports every change as an `OrderUpdate`. The live paper
+adapter and the backtester both drive it; given the same bars, orders and seed it produces the
+same updates, with the same ids, every time.
+
+Rules (see `PaperVenueConfig`): market orders fill at the latest close at once (`last_price`)
+or at the next bar's open (`next_open`); limit, stop and stop-limit orders trigger on the bar's
+range; a fill takes at most `max_volume_share` of a bar's volume (the rest waits: a partial
+fill); IOC cancels what the first look could not fill, FOK cancels unless all of it fills at
+once; a DAY order expires when a bar of a later date arrives. A buy the cash cannot pay for, or
+a sell of more than is held, is rejected with the reason (unless margin or shorting is on).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+
+from atp.brokers.models import (
+    AccountSnapshot,
+    BrokerPosition,
+    Order,
+    OrderChange,
+    OrderRequest,
+    order_from_update,
+)
+from atp.brokers.paper.config import PaperVenueConfig
+from atp.brokers.paper.pricing import PriceRange, base_fill_price, with_slippage
+from atp.brokers.tracker import OrderTracker
+from atp.core.clock import Clock
+from atp.core.enums import OrderStatus, OrderType, Side, TimeInForce
+from atp.core.errors import Conflict
+from atp.core.events import Fill, MarketSignal, OrderUpdate
+from atp.core.ids import ClientOrderId, FillId, OrderId, Symbol, derive_id
+from atp.core.money import CENT, ZERO
+from atp.portfolio.ledger import Ledger
+
+
+@dataclass(slots=True)
+class _Working:
+    triggered: bool = False
+    session: date | None = None
+
+
+class PaperVenue:
+    """A simulated venue with exact books (see the module docstring for its rules)."""
+
+    def __init__(
+        self, config: PaperVenueConfig, *, clock: Clock, ledger: Ledger | None = None
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        self.ledger = ledger if ledger is not None else Ledger(config.initial_cash)
+        self.tracker = OrderTracker(config.venue)
+        self._bars: dict[Symbol, MarketSignal] = {}
+        self._working: dict[ClientOrderId, _Working] = {}
+        self._consumed: dict[Symbol, Decimal] = {}
+        self._random = random.Random(config.slippage.seed)
+
+    @property
+    def venue(self) -> str:
+        """The venue's name in events."""
+        return self.config.venue
+
+    # -- market data ---------------------------------------------------------------------
+
+    def last_price(self, symbol: Symbol) -> Decimal | None:
+        """The latest close seen for `symbol`, if any."""
+        bar = self._bars.get(symbol)
+        return bar.close if bar is not None else self.ledger.last_price(symbol)
+
+    def knows(self, symbol: Symbol) -> bool:
+        """True once `symbol` was seen in market data."""
+        return symbol in self._bars
+
+    def on_signal(self, signal: MarketSignal) -> list[OrderUpdate]:
+        """Takes a bar: marks the book and works the symbol's orders against the bar's range.
+
+        A bar not newer than the last one of its symbol (a replay) changes nothing.
+        """
+        previous = self._bars.get(signal.symbol)
+        if previous is not None and signal.timestamp <= previous.timestamp:
+            return []
+        self._bars[signal.symbol] = signal
+        self._consumed[signal.symbol] = ZERO
+        self.ledger.mark(signal.symbol, signal.close)
+        bar = PriceRange(signal.open, signal.high, signal.low, signal.close)
+        market = signal.open if self.config.fill_on == "next_open" else signal.close
+        updates: list[OrderUpdate] = []
+        for order in self.tracker.open_orders():
+            if order.request.symbol == signal.symbol and order.client_order_id in self._working:
+                updates += self._work(order, bar, market, signal)
+        return updates
+
+    # -- orders --------------------------------------------------------------------------
+
+    def submit(self, request: OrderRequest) -> list[OrderUpdate]:
+        """Takes an order; a client order id seen before changes nothing (exactly once)."""
+        if self.tracker.get(request.client_order_id) is not None:
+            return []
+        now = self._clock.now()
+        order_id = OrderId(derive_id("paper-order", self.venue, request.client_order_id))
+        created = self.tracker.create(request, order_id=order_id, at=now)
+        updates = [created] if created is not None else []
+        refusal = self._refusal(request)
+        status = OrderStatus.REJECTED if refusal is not None else OrderStatus.ACCEPTED
+        moved = self.tracker.move(request.client_order_id, status, at=now, reason=refusal)
+        if moved is not None:
+            updates.append(moved)
+        if refusal is not None:
+            return updates
+        self._working[request.client_order_id] = _Working()
+        bar = self._bars.get(request.symbol)
+        if self.config.fill_on == "last_price" and bar is not None:
+            order = self.tracker.require(request.client_order_id)
+            updates += self._work(order, PriceRange.at(bar.close), bar.close, bar)
+        return updates
+
+    def cancel(self, client_order_id: ClientOrderId) -> list[OrderUpdate]:
+        """Cancels an open order at once (paper has no cancel latency)."""
+        order = self.tracker.require(client_order_id)
+        if not order.is_open:
+            raise Conflict(f"order {client_order_id} is {order.status}, it cannot be canceled")
+        now = self._clock.now()
+        updates = [
+            u
+            for u in (
+                self.tracker.move(client_order_id, OrderStatus.PENDING_CANCEL, at=now),
+                self.tracker.move(
+                    client_order_id, OrderStatus.CANCELED, at=now, reason="canceled on request"
+                ),
+            )
+            if u is not None
+        ]
+        self._working.pop(client_order_id, None)
+        return updates
+
+    def replace(
+        self, client_order_id: ClientOrderId, change: OrderChange
+    ) -> tuple[ClientOrderId, list[OrderUpdate]]:
+        """Replaces an open order by a new one (new client order id) with `change` applied.
+
+        The old order ends `replaced`; the new one carries the unfilled rest unless the change
+        names a quantity.
+        """
+        order = self.tracker.require(client_order_id)
+        if not order.is_open:
+            raise Conflict(f"order {client_order_id} is {order.status}, it cannot be replaced")
+        now = self._clock.now()
+        new_id = ClientOrderId("atp-" + derive_id("replace", client_order_id)[:30])
+        base = OrderChange(quantity=order.remaining_quantity).applied_to(order.request)
+        new_request = change.applied_to(base)
+        new_request = OrderRequest(
+            client_order_id=new_id,
+            symbol=new_request.symbol,
+            side=new_request.side,
+            quantity=new_request.quantity,
+            order_type=new_request.order_type,
+            time_in_force=new_request.time_in_force,
+            limit_price=new_request.limit_price,
+            stop_price=new_request.stop_price,
+            decision_id=new_request.decision_id,
+        )
+        updates = [
+            u
+            for u in (
+                self.tracker.move(client_order_id, OrderStatus.PENDING_REPLACE, at=now),
+                self.tracker.move(
+                    client_order_id, OrderStatus.REPLACED, at=now, reason=f"replaced by {new_id}"
+                ),
+            )
+            if u is not None
+        ]
+        self._working.pop(client_order_id, None)
+        return new_id, updates + self.submit(new_request)
+
+    def restore(self, updates: list[OrderUpdate]) -> None:
+        """Rebuilds orders, fills and books from the venue's own past updates (a restart).
+
+        Updates may repeat and come in any order; fills are booked once each.
+        """
+        latest: dict[ClientOrderId, OrderUpdate] = {}
+        fills: dict[ClientOrderId, dict[str, Fill]] = {}
+        for update in updates:
+            if update.venue != self.venue:
+                continue
+            known = latest.get(update.client_order_id)
+            if known is None or known.sequence < update.sequence:
+                latest[update.client_order_id] = update
+            if update.fill is not None:
+                fills.setdefault(update.client_order_id, {})[update.fill.fill_id] = update.fill
+                self.ledger.apply_fill(
+                    fill_id=update.fill.fill_id,
+                    symbol=update.symbol,
+                    side=update.side,
+                    quantity=update.fill.quantity,
+                    price=update.fill.price,
+                    commission=update.fill.commission,
+                )
+        for coid, update in latest.items():
+            own = tuple(sorted(fills.get(coid, {}).values(), key=lambda f: f.filled_at))
+            self.tracker.restore([order_from_update(update, own)])
+            if not update.status.is_terminal:
+                self._working.setdefault(coid, _Working())
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def account(self) -> AccountSnapshot:
+        """Cash, equity and positions at the latest prices."""
+        ledger = self.ledger
+        positions = tuple(
+            BrokerPosition(
+                symbol=p.symbol,
+                quantity=p.quantity,
+                average_cost=p.average_cost,
+                last_price=p.last_price,
+                market_value=p.market_value,
+                unrealized_pnl=p.unrealized_pnl,
+                realized_pnl=p.realized_pnl,
+            )
+            for p in ledger.positions()
+        )
+        return AccountSnapshot(
+            venue=self.venue,
+            cash=ledger.cash,
+            equity=ledger.equity,
+            market_value=ledger.market_value,
+            buying_power=ledger.cash - self._reserved_cash(),
+            realized_pnl=ledger.realized_pnl,
+            unrealized_pnl=ledger.unrealized_pnl,
+            positions=positions,
+        )
+
+    # -- rules ---------------------------------------------------------------------------
+
+    def _reference_price(self, request: OrderRequest) -> Decimal | None:
+        if request.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+            return request.limit_price
+        last = self.last_price(request.symbol)
+        if request.order_type is OrderType.STOP and request.stop_price is not None:
+            return request.stop_price if last is None else max(last, request.stop_price)
+        return last
+
+    def _reserved_cash(self) -> Decimal:
+        total = ZERO
+        for order in self.tracker.open_orders():
+            if order.request.side is Side.BUY:
+                price = self._reference_price(order.request) or ZERO
+                total += order.remaining_quantity * price
+        return total
+
+    def _refusal(self, request: OrderRequest) -> str | None:
+        price = self._reference_price(request)
+        if price is None:
+            return f"no market price for {request.symbol} yet"
+        if request.side is Side.BUY and not self.config.allow_negative_cash:
+            needed = request.quantity * price
+            needed += self._commission(request.quantity, price, first=True)
+            available = self.ledger.cash - self._reserved_cash()
+            if needed > available:
+                return (
+                    f"insufficient buying power: {request.quantity} {request.symbol} at "
+                    f"{price} needs {needed:.2f}, available {available:.2f}"
+                )
+        if request.side is Side.SELL and not self.config.allow_short:
+            held = self.ledger.quantity(request.symbol)
+            pending = sum(
+                (
+                    o.remaining_quantity
+                    for o in self.tracker.open_orders()
+                    if o.request.symbol == request.symbol and o.request.side is Side.SELL
+                ),
+                ZERO,
+            )
+            if request.quantity > held - pending:
+                return (
+                    f"insufficient position: sell {request.quantity} {request.symbol}, "
+                    f"held {held}, already being sold {pending}"
+                )
+        return None
+
+    def _commission(self, quantity: Decimal, price: Decimal, *, first: bool) -> Decimal:
+        fees = self.config.fees
+        raw = fees.per_share * quantity + fees.percent / 100 * quantity * price
+        if first:
+            raw += fees.fixed
+        return raw.quantize(CENT, rounding=ROUND_HALF_UP)
+
+    def _work(
+        self, order: Order, bar: PriceRange, market: Decimal, signal: MarketSignal
+    ) -> list[OrderUpdate]:
+        working = self._working[order.client_order_id]
+        request = order.request
+        day = signal.timestamp.date()
+        if request.time_in_force is TimeInForce.DAY and working.session not in (None, day):
+            return self._close(order.client_order_id, OrderStatus.EXPIRED, "day order expired")
+        first_look = working.session is None
+        working.session = day
+        price, working.triggered = base_fill_price(
+            request.order_type,
+            request.side,
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            triggered=working.triggered,
+            market_price=market,
+            bar=bar,
+        )
+        quantity = ZERO if price is None else self._fillable(order, signal)
+        ioc_or_fok = request.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)
+        if request.time_in_force is TimeInForce.FOK and quantity < order.remaining_quantity:
+            return self._close(
+                order.client_order_id,
+                OrderStatus.CANCELED,
+                "fok order could not be filled in full at once",
+            )
+        updates: list[OrderUpdate] = []
+        if price is not None and quantity > 0:
+            updates += self._fill(order, price, quantity, signal)
+            order = self.tracker.require(order.client_order_id)
+        if order.is_open and ioc_or_fok and first_look:
+            updates += self._close(
+                order.client_order_id, OrderStatus.CANCELED, "ioc remainder canceled"
+            )
+        elif (
+            order.is_open
+            and price is not None
+            and request.side is Side.BUY
+            and not self.config.allow_negative_cash
+            and self._affordable(price, order) < order.remaining_quantity
+        ):
+            status = OrderStatus.CANCELED if order.filled_quantity > 0 else OrderStatus.REJECTED
+            updates += self._close(
+                order.client_order_id, status, f"insufficient cash to fill the rest at {price}"
+            )
+        return updates
+
+    def _fillable(self, order: Order, signal: MarketSignal) -> Decimal:
+        quantity = order.remaining_quantity
+        share = self.config.max_volume_share
+        if share is not None and signal.volume > 0:
+            room = signal.volume * share - self._consumed.get(signal.symbol, ZERO)
+            quantity = min(quantity, self._round_quantity(max(room, ZERO)))
+        return quantity
+
+    def _affordable(self, price: Decimal, order: Order) -> Decimal:
+        fees = self.config.fees
+        fixed = fees.fixed if not order.fills else ZERO
+        unit = price * (1 + fees.percent / 100) + fees.per_share
+        # Commissions round half up to the cent: keep half a cent aside when they vary.
+        margin = CENT / 2 if fees.per_share or fees.percent else ZERO
+        budget = self.ledger.cash - fixed - margin
+        return self._round_quantity(max(budget / unit, ZERO))
+
+    def _round_quantity(self, quantity: Decimal) -> Decimal:
+        step = self.config.quantity_increment
+        return (quantity / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+    def _fill(
+        self, order: Order, price: Decimal, quantity: Decimal, signal: MarketSignal
+    ) -> list[OrderUpdate]:
+        request = order.request
+        slip = self.config.slippage
+        bps = slip.fixed_bps
+        if slip.volume_impact_bps and signal.volume > 0:
+            bps += slip.volume_impact_bps * quantity / signal.volume
+        if slip.random_bps:
+            bps += slip.random_bps * Decimal(repr(self._random.random()))
+        filled_price = with_slippage(price, request.side, bps, request.limit_price)
+        filled_price = filled_price.quantize(self.config.price_increment, ROUND_HALF_EVEN)
+        if request.side is Side.BUY and not self.config.allow_negative_cash:
+            quantity = min(quantity, self._affordable(filled_price, order))
+            if quantity <= 0:
+                return []
+        commission = self._commission(quantity, filled_price, first=not order.fills)
+        fill = Fill(
+            fill_id=FillId(
+                derive_id("fill", self.venue, order.client_order_id, str(len(order.fills) + 1))
+            ),
+            quantity=quantity,
+            price=filled_price,
+            commission=commission,
+            filled_at=self._clock.now(),
+        )
+        update = self.tracker.fill(order.client_order_id, fill)
+        if update is None:
+            return []
+        self._consumed[request.symbol] = self._consumed.get(request.symbol, ZERO) + quantity
+        self.ledger.apply_fill(
+            fill_id=fill.fill_id,
+            symbol=request.symbol,
+            side=request.side,
+            quantity=quantity,
+            price=filled_price,
+            commission=commission,
+        )
+        self.ledger.mark(request.symbol, signal.close)
+        if update.status.is_terminal:
+            self._working.pop(order.client_order_id, None)
+        return [update]
+
+    def _close(
+        self, client_order_id: ClientOrderId, status: OrderStatus, reason: str
+    ) -> list[OrderUpdate]:
+        self._working.pop(client_order_id, None)
+        update = self.tracker.move(client_order_id, status, at=self._clock.now(), reason=reason)
+        return [update] if update is not None else []

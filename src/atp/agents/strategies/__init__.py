@@ -1,0 +1,1 @@
+"""The built-in strategies: momentum, mean reversion and the classic SMA crossover."""

@@ -1,0 +1,399 @@
+"""The meta-agent's engine: intents and signals in, explained and risk-checked decisions out.
+
+`MetaCoordinator` is pure and synchronous. The service calls `on_signal`, `on_intent` and
+`tick` with what arrives on the bus and publishes the `DecisionResult`s they return; the
+control plane calls `execute` and publishes the `ControlAction` it returns. Every decision to
+trade is put to the `RiskGate` before it becomes an order, and only an approved one carries a
+client order id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from atp.core.clock import Clock
+from atp.core.enums import Action, OrderType, TradingState
+from atp.core.errors import InvalidInput
+from atp.core.events import (
+    ControlAction,
+    Envelope,
+    MarketSignal,
+    MetaDecision,
+    OrderIntent,
+    RiskCheck,
+    RiskViolation,
+)
+from atp.core.ids import AgentId, DecisionId, client_order_id_for, derive_id
+from atp.core.money import ZERO, normalize
+from atp.core.proposals import OrderProposal, RiskGate, RiskVerdict
+from atp.meta.ballots import (
+    COMPLETE,
+    TIMEOUT,
+    abstention,
+    ballot_of,
+    closing_sentence,
+    risk_sentence,
+    valid_intent,
+    vote_of,
+)
+from atp.meta.commands import MetaCommand, SetAgentEnabled, SetAgentWeight, SetVotingStrategy
+from atp.meta.config import MetaAgentConfig, VotingConfig
+from atp.meta.explain import explain
+from atp.meta.roster import AgentRoster
+from atp.meta.scoring import AgentScorer
+from atp.meta.voting import Ballot, VoteOutcome, vote
+from atp.meta.window import Admission, DecisionWindow, WindowBook, WindowKey
+
+log = logging.getLogger(__name__)
+
+SERVICE = "meta-agent"
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    """A closed window's decision, the violations to publish, and figures for the metrics."""
+
+    decision: MetaDecision
+    violations: tuple[RiskViolation, ...]
+    cause: Envelope[Any] | None
+    closed_by: str
+    latency_seconds: float
+    abstentions: int
+    agreement: float
+    swung_by: tuple[AgentId, ...]
+
+
+@dataclass(slots=True)
+class WindowCounters:
+    """How many windows opened and closed, and what became of intents that did not count."""
+
+    opened: int = 0
+    decided: int = 0
+    late: int = 0
+    duplicates: int = 0
+    disabled: int = 0
+    invalid: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReport:
+    """One agent as the control plane shows it: standing and score."""
+
+    agent_id: AgentId
+    weight: float
+    effective_weight: float
+    enabled: bool
+    live: bool
+    missed_in_a_row: int
+    intents: int
+    scored: int
+    hit_rate: float | None
+    pnl: Decimal
+    brier: float | None
+    swung: int
+    skill: float
+
+
+class MetaCoordinator:
+    """Groups intents into windows, votes, explains, and puts trades to the risk gate."""
+
+    def __init__(
+        self,
+        config: MetaAgentConfig,
+        *,
+        clock: Clock,
+        gate: RiskGate,
+        trading_state: Callable[[], TradingState] | None = None,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._gate = gate
+        self._trading_state_of = trading_state
+        self._last_state = TradingState.ACTIVE
+        self._voting = config.voting
+        self.roster = AgentRoster(config)
+        self.scorer = AgentScorer(config.scoring)
+        self.counters = WindowCounters()
+        self._book = WindowBook(
+            timeout_seconds=config.window.timeout_seconds,
+            remember_closed=config.window.remember_closed,
+        )
+
+    @property
+    def voting(self) -> VotingConfig:
+        """The strategy new windows will use."""
+        return self._voting
+
+    @property
+    def open_windows(self) -> int:
+        """How many windows are waiting for answers."""
+        return len(self._book)
+
+    def on_signal(
+        self, signal: MarketSignal, *, cause: Envelope[Any] | None = None
+    ) -> list[DecisionResult]:
+        """Marks the price for scoring and opens the signal's window (if not decided yet)."""
+        self.scorer.on_bar(signal.symbol, signal.signal_id, signal.close)
+        key = (signal.symbol, signal.signal_id)
+        if self._book.is_closed(key):
+            return []
+        window = self._book.get(key) or self._open(key)
+        window.signal = signal
+        return []
+
+    def on_intent(
+        self, intent: OrderIntent, *, cause: Envelope[Any] | None = None
+    ) -> tuple[Admission, list[DecisionResult]]:
+        """Adds an intent to its window; returns the decision if that completed the window."""
+        if not valid_intent(intent):
+            self.counters.invalid += 1
+            return Admission.INVALID, []
+        key = (intent.symbol, intent.signal_id)
+        if self._book.is_closed(key):
+            self.counters.late += 1
+            return Admission.LATE, []
+        window = self._book.get(key) or self._open(key)
+        agent_id = intent.agent_id
+        if agent_id not in window.weights:
+            # Disabled when the window opened, or disabled on discovery: not part of this vote.
+            standing = self.roster.join(agent_id)
+            if agent_id in window.disabled or not standing.enabled:
+                self.counters.disabled += 1
+                return Admission.DISABLED, []
+            window.weights[agent_id] = self._effective_weight(agent_id, window.voting)
+        if agent_id in window.intents:
+            self.counters.duplicates += 1
+            return Admission.DUPLICATE, []
+        window.intents[agent_id] = intent
+        window.cause = cause if cause is not None else window.cause
+        if window.complete:
+            return Admission.ACCEPTED, [self._close(window, COMPLETE)]
+        return Admission.ACCEPTED, []
+
+    def tick(self, now: datetime | None = None) -> list[DecisionResult]:
+        """Closes every window whose deadline has passed at `now` (the clock's time if None)."""
+        moment = now if now is not None else self._clock.now()
+        return [self._close(window, TIMEOUT, moment) for window in self._book.due(moment)]
+
+    def execute(self, command: MetaCommand, *, actor: str) -> ControlAction:
+        """Applies a control-plane command (from the next window on) and returns its event."""
+        parameters: dict[str, Any]
+        if isinstance(command, SetVotingStrategy):
+            previous = self._voting
+            self._voting = command.voting
+            action = "meta.set_strategy"
+            parameters = {**command.voting.model_dump(), "previous": previous.model_dump()}
+        elif isinstance(command, SetAgentWeight):
+            was = self.roster.set_weight(command.agent_id, command.weight)
+            action = "meta.set_agent_weight"
+            parameters = {
+                "agent_id": command.agent_id,
+                "weight": command.weight,
+                "previous_weight": was,
+            }
+        elif isinstance(command, SetAgentEnabled):
+            was_enabled = self.roster.set_enabled(command.agent_id, command.enabled)
+            action = "meta.enable_agent" if command.enabled else "meta.disable_agent"
+            parameters = {
+                "agent_id": command.agent_id,
+                "enabled": command.enabled,
+                "was_enabled": was_enabled,
+            }
+        else:
+            raise InvalidInput(f"unknown meta-agent command {type(command).__name__}")
+        now = self._clock.now()
+        action_id = derive_id(
+            "control",
+            SERVICE,
+            action,
+            json.dumps(parameters, sort_keys=True),
+            actor,
+            now.isoformat(),
+        )
+        return ControlAction(action_id, SERVICE, action, parameters, actor, now)
+
+    def agents(self) -> list[AgentReport]:
+        """Every known agent with its standing and score, by id."""
+        live = self.roster.live()
+        reports = []
+        for standing in self.roster.standings():
+            score = self.scorer.score(standing.agent_id)
+            reports.append(
+                AgentReport(
+                    agent_id=standing.agent_id,
+                    weight=standing.weight,
+                    effective_weight=self._effective_weight(standing.agent_id, self._voting),
+                    enabled=standing.enabled,
+                    live=standing.agent_id in live,
+                    missed_in_a_row=standing.missed_in_a_row,
+                    intents=score.intents,
+                    scored=score.scored,
+                    hit_rate=score.hit_rate,
+                    pnl=score.pnl,
+                    brier=score.brier,
+                    swung=score.swung,
+                    skill=score.skill,
+                )
+            )
+        return reports
+
+    def _effective_weight(self, agent_id: AgentId, voting: VotingConfig) -> float:
+        weight = self.roster.join(agent_id).weight
+        if voting.adaptive_weights:
+            weight *= self.scorer.multiplier(agent_id)
+        return weight
+
+    def _open(self, key: WindowKey) -> DecisionWindow:
+        self.counters.opened += 1
+        voting = self._voting
+        return self._book.open(
+            key,
+            now=self._clock.now(),
+            voting=voting,
+            weights={
+                s.agent_id: self._effective_weight(s.agent_id, voting)
+                for s in self.roster.enabled()
+            },
+            expected=self.roster.live(),
+            disabled=self.roster.disabled(),
+        )
+
+    def _vote(self, window: DecisionWindow, ballots: Sequence[Ballot]) -> VoteOutcome:
+        voting = window.voting
+        return vote(
+            voting.strategy,
+            ballots,
+            threshold=voting.threshold,
+            quorum=voting.quorum,
+            lot=self._config.lot_for(window.symbol),
+        )
+
+    def _close(
+        self, window: DecisionWindow, closed_by: str, now: datetime | None = None
+    ) -> DecisionResult:
+        closed_at = now if now is not None else self._clock.now()
+        ballots = [ballot_of(window, agent_id) for agent_id in sorted(window.weights)]
+        outcome = self._vote(window, ballots)
+        lot = self._config.lot_for(window.symbol)
+        decision_id = DecisionId(derive_id("decision", window.symbol, window.signal_id))
+        reference_price = self._reference_price(window, outcome)
+        text = f"{explain(outcome, ballots, lot)} {closing_sentence(window, closed_by)}"
+        checks: tuple[RiskCheck, ...] = ()
+        violations: tuple[RiskViolation, ...] = ()
+        approved = False
+        client_order_id = None
+        state = self._current_state()
+        side = outcome.action.as_side()
+        if side is not None:
+            client_order_id = client_order_id_for(decision_id)
+            verdict = self._check(
+                OrderProposal(
+                    proposal_id=decision_id,
+                    origin="meta",
+                    symbol=window.symbol,
+                    side=side,
+                    quantity=outcome.quantity,
+                    order_type=OrderType.MARKET,
+                    reference_price=reference_price,
+                    limit_price=None,
+                    agent_id=None,
+                    decision_id=decision_id,
+                    client_order_id=client_order_id,
+                )
+            )
+            checks, violations, approved = verdict.checks, verdict.violations, verdict.approved
+            state = self._last_state = verdict.trading_state
+            text += " " + risk_sentence(verdict, client_order_id)
+            if not approved:
+                client_order_id = None
+        swung = self._swings(window, ballots, outcome)
+        for agent_id in swung:
+            self.scorer.record_swing(agent_id)
+        for agent_id in sorted(window.intents):
+            self.scorer.record(window.intents[agent_id])
+        self.roster.record_window(window.expected, frozenset(window.intents))
+        self._book.close(window)
+        self.counters.decided += 1
+        decision = MetaDecision(
+            decision_id=decision_id,
+            symbol=window.symbol,
+            signal_id=window.signal_id,
+            action=outcome.action,
+            quantity=outcome.quantity,
+            order_type=OrderType.MARKET,
+            limit_price=None,
+            reference_price=reference_price,
+            voting_strategy=window.voting.strategy,
+            parameters={
+                "threshold": window.voting.threshold,
+                "quorum": window.voting.quorum,
+                "adaptive_weights": window.voting.adaptive_weights,
+                "lot_size": format(normalize(lot), "f"),
+                "window_timeout_seconds": self._config.window.timeout_seconds,
+                "closed_by": closed_by,
+            },
+            votes=tuple(vote_of(b) for b in ballots),
+            tally=outcome.tally,
+            threshold=outcome.threshold,
+            quorum=outcome.quorum,
+            explanation=text,
+            risk_checks=checks,
+            approved=approved,
+            trading_state=state,
+            client_order_id=client_order_id,
+            decided_at=closed_at,
+        )
+        counts = [sum(1 for b in ballots if b.action is a) for a in Action]
+        voters = sum(counts)
+        return DecisionResult(
+            decision=decision,
+            violations=violations,
+            cause=window.cause,
+            closed_by=closed_by,
+            latency_seconds=max((closed_at - window.opened_at).total_seconds(), 0.0),
+            abstentions=sum(1 for b in ballots if b.action is None),
+            agreement=max(counts) / voters if voters else 0.0,
+            swung_by=swung,
+        )
+
+    def _check(self, proposal: OrderProposal) -> RiskVerdict:
+        try:
+            return self._gate.check(proposal)
+        except Exception as exc:
+            # No answer from the risk engine means refused, never approved.
+            log.exception("risk gate failed on decision %s", proposal.decision_id)
+            check = RiskCheck("risk_engine", False, f"risk engine failed: {exc}", None, None)
+            return RiskVerdict(False, (check,), (), self._current_state())
+
+    def _current_state(self) -> TradingState:
+        if self._trading_state_of is not None:
+            return self._trading_state_of()
+        return self._last_state
+
+    def _reference_price(self, window: DecisionWindow, outcome: VoteOutcome) -> Decimal:
+        if window.signal is not None:
+            return window.signal.close
+        for agent_id in (*outcome.winners, *sorted(window.intents)):
+            intent = window.intents.get(agent_id)
+            if intent is not None:
+                return intent.reference_price
+        return self.scorer.last_close(window.symbol) or ZERO
+
+    def _swings(
+        self, window: DecisionWindow, ballots: list[Ballot], outcome: VoteOutcome
+    ) -> tuple[AgentId, ...]:
+        """The voters whose abstention would have changed the action."""
+        swung = []
+        for index, ballot in enumerate(ballots):
+            if ballot.action is None:
+                continue
+            without = [*ballots[:index], abstention(ballot), *ballots[index + 1 :]]
+            if self._vote(window, without).action is not outcome.action:
+                swung.append(ballot.agent_id)
+        return tuple(swung)

@@ -1,0 +1,135 @@
+"""Turns a vote's outcome into the plain words a `decisions.meta` reader sees.
+
+The text answers "why did we buy?" (or why nothing happened) from the ballots and the outcome
+alone: who voted what, the tally against the rule, and how the quantity was derived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from atp.core.enums import Action
+from atp.core.money import normalize
+from atp.meta import voting
+from atp.meta.voting import Ballot, VoteOutcome
+
+_MEAN_OF = {
+    "majority": "mean",
+    "unanimous": "mean",
+    "weighted": "weight-weighted mean",
+    "confidence_weighted": "weight x confidence weighted mean",
+}
+
+
+def _names(ballots: Sequence[Ballot], action: Action | None) -> list[str]:
+    return sorted(b.agent_id for b in ballots if b.action is action)
+
+
+def _listing(ballots: Sequence[Ballot]) -> str:
+    parts = []
+    for action in (Action.BUY, Action.SELL, Action.HOLD):
+        names = _names(ballots, action)
+        if names:
+            parts.append(f"{action.value}: {', '.join(names)}")
+    abstained = _names(ballots, None)
+    parts.append(f"abstained: {', '.join(abstained) if abstained else 'none'}")
+    return "; ".join(parts)
+
+
+def _number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _percent(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.2f}%" if whole else "0.00%"
+
+
+def _quantity_sentence(outcome: VoteOutcome, ballots: Sequence[Ballot], lot: Decimal) -> str:
+    assert outcome.side is not None
+    quantities = ", ".join(
+        f"{b.agent_id} {normalize(b.quantity)}"
+        for b in sorted(ballots, key=lambda b: b.agent_id)
+        if b.agent_id in outcome.winners
+    )
+    return (
+        f"Quantity: {_MEAN_OF.get(outcome.strategy, 'mean')} of the {outcome.side.value} "
+        f"voters' quantities ({quantities}) = {normalize(outcome.raw_quantity)}, rounded down "
+        f"to lots of {normalize(lot)} = {normalize(outcome.quantity)}."
+    )
+
+
+def _side_sentence(outcome: VoteOutcome, ballots: Sequence[Ballot]) -> str:
+    """Why the winning side won (for a trade, or a win that rounded to zero)."""
+    assert outcome.side is not None
+    tally = outcome.tally
+    side = outcome.side.value
+    names = ", ".join(_names(ballots, outcome.side))
+    score = getattr(tally, side)
+    if outcome.strategy == "majority":
+        return f"{int(score)} of {tally.voters} voters ({names}) voted {side}, more than half"
+    if outcome.strategy == "unanimous":
+        return f"all {tally.voters} voters ({names}) voted {side}"
+    total = tally.buy + tally.sell + tally.hold
+    what = "weight" if outcome.strategy == "weighted" else "weight x confidence"
+    return (
+        f"{side} {what} {_number(score)} of {_number(total)} ({_percent(score, total)}) from "
+        f"{names} reached the threshold {_percent(outcome.threshold, 1.0)}"
+    )
+
+
+def _hold_sentence(outcome: VoteOutcome, ballots: Sequence[Ballot]) -> str:
+    tally = outcome.tally
+    verdict = outcome.verdict
+    if verdict == voting.NO_VOTERS:
+        return "no agent voted"
+    if verdict == voting.NO_QUORUM:
+        noun = "voter" if tally.voters == 1 else "voters"
+        return f"only {tally.voters} {noun} answered, the quorum is {outcome.quorum}"
+    if verdict == voting.HOLD_MAJORITY:
+        holders = ", ".join(_names(ballots, Action.HOLD))
+        return f"{int(tally.hold)} of {tally.voters} voters ({holders}) voted hold, more than half"
+    if verdict == voting.NO_MAJORITY:
+        return (
+            f"no side has more than half of {tally.voters} voters (buy {int(tally.buy)}, sell "
+            f"{int(tally.sell)}, hold {int(tally.hold)}); a tie or a split holds"
+        )
+    if verdict == voting.ALL_HOLD:
+        return f"all {tally.voters} voters voted hold"
+    if verdict == voting.NOT_UNANIMOUS:
+        return f"the {tally.voters} voters disagree and unanimous needs every voter on one side"
+    what = "weight" if outcome.strategy == "weighted" else "weight x confidence"
+    total = tally.buy + tally.sell + tally.hold
+    if verdict == voting.NO_WEIGHT:
+        return f"the voters' total {what} is zero"
+    if verdict == voting.TIE:
+        return f"buy and sell both reached the threshold with equal {what}; a tie holds"
+    if verdict == voting.BELOW_THRESHOLD:
+        return (
+            f"no side's {what} reached the threshold {_percent(outcome.threshold, 1.0)} of "
+            f"{_number(total)}: buy {_number(tally.buy)} ({_percent(tally.buy, total)}), sell "
+            f"{_number(tally.sell)} ({_percent(tally.sell, total)}), hold {_number(tally.hold)} "
+            f"({_percent(tally.hold, total)})"
+        )
+    return verdict
+
+
+def explain(outcome: VoteOutcome, ballots: Sequence[Ballot], lot: Decimal) -> str:
+    """Plain words for `outcome`: the rule, who voted what, why it followed, the quantity.
+
+    Example: "buy 120: 2 of 3 voters (momentum, sma_crossover) voted buy, more than half.
+    Votes: buy: momentum, sma_crossover; hold: mean_reversion; abstained: none. Quantity: ..."
+    """
+    listing = f"Votes ({outcome.strategy}): {_listing(ballots)}."
+    if outcome.verdict == voting.TRADED:
+        head = f"{outcome.action.value} {normalize(outcome.quantity)}: "
+        head += _side_sentence(outcome, ballots) + "."
+        return f"{head} {listing} {_quantity_sentence(outcome, ballots, lot)}"
+    if outcome.verdict == voting.ZERO_QUANTITY:
+        assert outcome.side is not None
+        return (
+            f"hold: {outcome.side.value} won ({_side_sentence(outcome, ballots)}) but the "
+            f"combined quantity {normalize(outcome.raw_quantity)} rounds down to zero lots of "
+            f"{normalize(lot)}. {listing}"
+        )
+    return f"hold: {_hold_sentence(outcome, ballots)}. {listing}"

@@ -1,0 +1,166 @@
+"""Live agent scoring: each agent's intents judged against the prices that followed.
+
+For every buy or sell intent an agent sent (holds have no direction and are not scored), the
+scorer waits `horizon_bars` further bars of the same symbol and then compares that bar's close
+with the intent's reference price:
+
+* hit: a buy is a hit when the close rose above the reference price, a sell when it fell below;
+  an unchanged price is a miss (the agent wanted a move). Hit rate = hits / scored intents.
+* P&L as if followed alone: side sign x intent quantity x (close - reference price), exact.
+* Brier score: the mean of (confidence - hit)^2, 0 is perfect calibration, 0.25 is what a
+  constant 0.5 earns.
+* swings: decisions whose action would have been different without this agent's vote.
+* skill: an exponentially decayed hit rate (prior 0.5); the adaptive weight multiplier is
+  2 x skill clamped to [floor, cap], so an agent that hits half the time keeps its weight.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from atp.core.events import OrderIntent
+from atp.core.ids import AgentId, SignalId, Symbol
+from atp.core.money import ZERO
+from atp.meta.config import ScoringConfig
+
+PRIOR_SKILL = 0.5
+
+
+@dataclass(slots=True)
+class AgentScore:
+    """What the scorer knows of one agent's record."""
+
+    agent_id: AgentId
+    intents: int = 0
+    scored: int = 0
+    hits: int = 0
+    pnl: Decimal = ZERO
+    brier_sum: float = 0.0
+    swung: int = 0
+    skill: float = PRIOR_SKILL
+
+    @property
+    def hit_rate(self) -> float | None:
+        """Hits over scored intents, None before the first one is scored."""
+        return self.hits / self.scored if self.scored else None
+
+    @property
+    def brier(self) -> float | None:
+        """Mean squared error of the stated confidence against the hit, None before any."""
+        return self.brier_sum / self.scored if self.scored else None
+
+
+@dataclass(slots=True)
+class _Pending:
+    agent_id: AgentId
+    signal_id: SignalId
+    sign: int
+    quantity: Decimal
+    confidence: float
+    reference_price: Decimal
+    bars_left: int
+
+
+@dataclass(slots=True)
+class _SymbolBook:
+    pending: list[_Pending] = field(default_factory=list)
+    last_close: Decimal | None = None
+
+
+class AgentScorer:
+    """Keeps every agent's score up to date from intents and later closes."""
+
+    def __init__(self, config: ScoringConfig, *, remember_signals: int = 200_000) -> None:
+        self._config = config
+        self._scores: dict[AgentId, AgentScore] = {}
+        self._symbols: dict[Symbol, _SymbolBook] = {}
+        self._seen: OrderedDict[SignalId, None] = OrderedDict()
+        self._remember = remember_signals
+
+    def reconfigure(self, config: ScoringConfig) -> None:
+        """Uses `config` for intents recorded from now on and for the adaptive multiplier."""
+        self._config = config
+
+    def score(self, agent_id: AgentId) -> AgentScore:
+        """The score of `agent_id` (an empty record if it never sent anything)."""
+        score = self._scores.get(agent_id)
+        if score is None:
+            score = self._scores[agent_id] = AgentScore(agent_id)
+        return score
+
+    def scores(self) -> dict[AgentId, AgentScore]:
+        """Every agent's score, by id."""
+        return {a: self._scores[a] for a in sorted(self._scores)}
+
+    def multiplier(self, agent_id: AgentId) -> float:
+        """The adaptive weight multiplier: 2 x decayed hit rate, clamped to [floor, cap]."""
+        skill = self._scores[agent_id].skill if agent_id in self._scores else PRIOR_SKILL
+        return min(max(2.0 * skill, self._config.weight_floor), self._config.weight_cap)
+
+    def last_close(self, symbol: Symbol) -> Decimal | None:
+        """The latest close seen for `symbol`."""
+        book = self._symbols.get(symbol)
+        return book.last_close if book is not None else None
+
+    def record(self, intent: OrderIntent) -> None:
+        """Starts following a decided intent; holds are counted but have nothing to score."""
+        score = self.score(intent.agent_id)
+        score.intents += 1
+        side = intent.action.as_side()
+        if side is None:
+            return
+        book = self._symbols.setdefault(intent.symbol, _SymbolBook())
+        book.pending.append(
+            _Pending(
+                agent_id=intent.agent_id,
+                signal_id=intent.signal_id,
+                sign=side.sign,
+                quantity=intent.quantity,
+                confidence=intent.confidence,
+                reference_price=intent.reference_price,
+                bars_left=self._config.horizon_bars,
+            )
+        )
+
+    def record_swing(self, agent_id: AgentId) -> None:
+        """Counts a decision whose action this agent's vote changed."""
+        self.score(agent_id).swung += 1
+
+    def on_bar(self, symbol: Symbol, signal_id: SignalId, close: Decimal) -> list[AgentId]:
+        """Marks `symbol` at `close` and scores the intents whose horizon this bar reaches.
+
+        A redelivered bar is ignored. Returns the agents whose score changed.
+        """
+        if signal_id in self._seen:
+            return []
+        self._seen[signal_id] = None
+        if len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
+        book = self._symbols.setdefault(symbol, _SymbolBook())
+        book.last_close = close
+        changed: list[AgentId] = []
+        waiting: list[_Pending] = []
+        for pending in book.pending:
+            # The bar an intent answered is not one of the bars after it.
+            if pending.signal_id != signal_id:
+                pending.bars_left -= 1
+            if pending.bars_left > 0:
+                waiting.append(pending)
+                continue
+            self._judge(pending, close)
+            changed.append(pending.agent_id)
+        book.pending = waiting
+        return sorted(set(changed))
+
+    def _judge(self, pending: _Pending, close: Decimal) -> None:
+        move = close - pending.reference_price
+        hit = 1 if move * pending.sign > 0 else 0
+        score = self.score(pending.agent_id)
+        score.scored += 1
+        score.hits += hit
+        score.pnl += pending.sign * pending.quantity * move
+        score.brier_sum += (pending.confidence - hit) ** 2
+        decay = self._config.decay
+        score.skill = decay * score.skill + (1.0 - decay) * hit

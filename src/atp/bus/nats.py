@@ -268,18 +268,27 @@ class NatsBus:
         self._responders.append(subscription)
 
     async def dead_letters(self, subject: str, *, wait: float = 1.0) -> list[DeadLetter]:
-        """Every dead letter stored for `subject` so far (for tests and operators)."""
+        """Every dead letter stored for `subject` so far, oldest first (for tests and operators).
+
+        Args:
+            subject: the original subject (not the `dlq.` one).
+            wait: seconds to wait for each stored letter to arrive.
+        """
         target = dead_letter_subject(subject)
-        subscription = await self._js.subscribe(target, ordered_consumer=True)
+        stream = checked_stream(target)
+        info = await self._js.stream_info(stream, subjects_filter=target)
+        if not (info.state.subjects or {}).get(target):
+            return []
+        subscription = await self._js.subscribe(target, stream=stream, ordered_consumer=True)
         letters: list[DeadLetter] = []
         try:
-            pending = (await subscription.consumer_info()).num_pending or 0
-            while len(letters) < pending:
+            while True:
                 message = await subscription.next_msg(timeout=wait)
                 letters.append(DeadLetter.from_bytes(message.data))
+                if not message.metadata.num_pending:
+                    return letters
         finally:
             await subscription.unsubscribe()
-        return letters
 
     async def close(self) -> None:
         """Stops every fetch loop after its current event, drains and closes the connection."""

@@ -11,6 +11,7 @@ from typing import Any
 from atp.bus.subjects import SIGNALS_NORMALIZED
 from atp.core.events import Envelope, MarketSignal, envelope_for
 from atp.core.ids import Symbol, signal_id_for
+from atp.telemetry.metrics import BusMetrics
 
 SUBJECT = SIGNALS_NORMALIZED
 _START = datetime(2024, 1, 2, 21, 0, tzinfo=UTC)
@@ -66,3 +67,9 @@ class Collector:
     def event_ids(self) -> list[str]:
         """The ids of the events received, in order."""
         return [e.event_id for e in self.events]
+
+
+def counter(metrics: BusMetrics, name: str, *labels: str) -> float:
+    """The current value of one labelled counter of `metrics`."""
+    value: float = getattr(metrics, name).labels(*labels)._value.get()
+    return value

@@ -7,13 +7,7 @@ from collections.abc import Callable
 from atp.bus.nats import NatsBus
 from atp.telemetry.metrics import BusMetrics, new_registry
 
-from .events import SUBJECT, Collector, signal, unique_symbol
-
-
-def counter(metrics: BusMetrics, name: str, *labels: str) -> float:
-    """The current value of one labelled counter."""
-    value: float = getattr(metrics, name).labels(*labels)._value.get()
-    return value
+from .events import SUBJECT, Collector, counter, signal, unique_symbol
 
 
 async def test_republished_event_is_stored_once_and_delivered_once(

@@ -10,7 +10,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     Float,
@@ -61,6 +60,7 @@ class OrderRow(Base):
     previous_status: Mapped[str | None] = mapped_column(String(20))
     decision_id: Mapped[str | None] = mapped_column(String(80), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
+    fill_id: Mapped[str | None] = mapped_column(String(120))
     sequence: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

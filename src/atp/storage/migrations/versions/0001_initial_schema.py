@@ -216,6 +216,7 @@ def upgrade() -> None:
         sa.Column("previous_status", sa.String(length=20), nullable=True),
         sa.Column("decision_id", sa.String(length=80), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("fill_id", sa.String(length=120), nullable=True),
         sa.Column("sequence", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("venue", "client_order_id", name=op.f("pk_orders")),

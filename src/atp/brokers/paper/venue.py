@@ -245,10 +245,11 @@ class PaperVenue:
             return request.stop_price if last is None else max(last, request.stop_price)
         return last
 
-    def _reserved_cash(self) -> Decimal:
+    def _reserved_cash(self, excluding: ClientOrderId | None = None) -> Decimal:
         total = ZERO
         for order in self.tracker.open_orders():
-            if order.request.side is Side.BUY:
+            # The order being judged is already tracked: it must not reserve against itself.
+            if order.request.side is Side.BUY and order.client_order_id != excluding:
                 price = self._reference_price(order.request) or ZERO
                 total += order.remaining_quantity * price
         return total
@@ -260,7 +261,7 @@ class PaperVenue:
         if request.side is Side.BUY and not self.config.allow_negative_cash:
             needed = request.quantity * price
             needed += self._commission(request.quantity, price, first=True)
-            available = self.ledger.cash - self._reserved_cash()
+            available = self.ledger.cash - self._reserved_cash(request.client_order_id)
             if needed > available:
                 return (
                     f"insufficient buying power: {request.quantity} {request.symbol} at "

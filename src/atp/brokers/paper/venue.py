@@ -273,7 +273,9 @@ class PaperVenue:
                 (
                     o.remaining_quantity
                     for o in self.tracker.open_orders()
-                    if o.request.symbol == request.symbol and o.request.side is Side.SELL
+                    if o.request.symbol == request.symbol
+                    and o.request.side is Side.SELL
+                    and o.client_order_id != request.client_order_id
                 ),
                 ZERO,
             )

@@ -1,0 +1,151 @@
+"""The backtest run model: what a user asks for, and the records a run produces.
+
+`BacktestRequest` is the body of the seed's `POST /backtest/start` (and what the CLI builds).
+Dates without a time zone are read as UTC, explicitly: the seed's own request sends
+`"2024-01-01T00:00:00"`, and daily bars are dated in UTC midnights by the data catalog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from atp.core.enums import Side
+
+ParamValue = float | int | str | bool
+
+DEFAULT_COMMISSION_BPS = 1.0
+DEFAULT_SLIPPAGE_BPS = 5.0
+
+
+def _as_utc(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, str) and len(value) == 10:
+        parsed = date.fromisoformat(value)
+        return datetime(parsed.year, parsed.month, parsed.day, tzinfo=UTC)
+    return value
+
+
+class BacktestRequest(BaseModel):
+    """One backtest: which data, which strategies, how they vote, and what trading costs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    start_date: datetime = Field(description="First bar traded (UTC; a date means midnight).")
+    end_date: datetime = Field(description="Last bar traded, inclusive (UTC).")
+    symbols: Annotated[list[str], Field(min_length=1, max_length=50)] = Field(
+        description="Symbols to trade; each needs a data file (see `data_files`)."
+    )
+    strategies: Annotated[list[str], Field(min_length=1, max_length=20)] = Field(
+        description="Strategy names, one agent each (e.g. sma_crossover, momentum)."
+    )
+    initial_balance: Decimal = Field(gt=0, le=Decimal("1e12"), description="Starting cash.")
+    voting_strategy: str = Field(
+        default="majority", description="How the agents' intents are combined."
+    )
+    compare_voting_strategies: list[str] = Field(
+        default_factory=list,
+        description="More voting strategies to run on the same data for the comparison table.",
+    )
+    params: dict[str, dict[str, ParamValue]] = Field(
+        default_factory=dict,
+        description="Parameters per strategy name, e.g. {sma_crossover: {fast: 10, slow: 30}}.",
+    )
+    seed: int = Field(default=0, ge=0, le=2**63 - 1, description="Seed of every random draw.")
+    commission_bps: float = Field(
+        default=DEFAULT_COMMISSION_BPS,
+        ge=0,
+        le=1000,
+        description="Commission in basis points of the filled notional.",
+    )
+    slippage_bps: float = Field(
+        default=DEFAULT_SLIPPAGE_BPS,
+        ge=0,
+        le=1000,
+        description="Slippage in basis points, paid against the trader at the fill price.",
+    )
+    warmup_bars: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description="Bars before start_date fed to the strategies untraded; default: what "
+        "the strategies say they need.",
+    )
+    data_files: dict[str, str] = Field(
+        default_factory=dict,
+        description="Explicit data file per symbol; others are looked up in the data folder.",
+    )
+    sizing: Literal["strategy", "all_in"] = Field(
+        default="strategy",
+        description="strategy: the quantities the agents ask for; all_in: buys spend all cash "
+        "(fractional), sells close the position.",
+    )
+
+    _normalize_dates = field_validator("start_date", "end_date", mode="before")(_as_utc)
+
+    @field_validator("symbols")
+    @classmethod
+    def _upper_unique(cls, symbols: list[str]) -> list[str]:
+        cleaned = [s.strip().upper() for s in symbols]
+        if any(not s for s in cleaned):
+            raise ValueError("symbols must not be empty strings")
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError(f"symbols must be unique, found {symbols}")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BacktestRequest:
+        if self.end_date < self.start_date:
+            raise ValueError(
+                f"end_date {self.end_date.isoformat()} is before start_date "
+                f"{self.start_date.isoformat()}"
+            )
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    """One fill of a backtest, as reported (CSV, JSON, report)."""
+
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    commission: Decimal
+    filled_at: datetime
+    decided_at: datetime
+    client_order_id: str
+    bar_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class EquityPoint:
+    """The account marked at one bar's close."""
+
+    timestamp: datetime
+    equity: Decimal
+    cash: Decimal
+    gross_exposure: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """The outcome of one engine run (one strategy set and voting strategy)."""
+
+    label: str
+    strategies: tuple[str, ...]
+    voting_strategy: str
+    final_equity: Decimal
+    metrics: dict[str, float | None]
+    fills: tuple[FillRecord, ...]
+    equity: tuple[EquityPoint, ...]
+    decisions: int
+    approved: int
+    risk_denied: int

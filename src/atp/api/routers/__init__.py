@@ -1,0 +1,1 @@
+"""One FastAPI router per area; each service mounts the ones it serves."""

@@ -186,8 +186,13 @@ class AgentHost:
         faults, self._faults = self._faults, []
         return faults
 
-    def on_signal(self, signal: MarketSignal) -> list[OrderIntent]:
-        """One intent per enabled, non-quarantined agent (see the module docstring)."""
+    def on_signal(self, signal: MarketSignal, *, include_holds: bool = True) -> list[OrderIntent]:
+        """One intent per enabled, non-quarantined agent (see the module docstring).
+
+        Args:
+            include_holds: False leaves HOLD answers out (counted, not built): a fast path for
+                in-process backtests that have no decision window to close.
+        """
         last = self._last.get(signal.symbol)
         if last is not None:
             if last.signal_id == signal.signal_id:
@@ -208,6 +213,10 @@ class AgentHost:
                 continue
             healthy, opinion = self._guarded(agent, signal)
             if not healthy:
+                continue
+            if not include_holds and (opinion is None or opinion.action is Action.HOLD):
+                agent.signals_seen += 1
+                agent.intents[Action.HOLD.value] += 1
                 continue
             intent = self._intent(agent, signal, opinion)
             agent.signals_seen += 1

@@ -1,0 +1,203 @@
+"""The risk engine's configuration: one strict pydantic model per rule, and the whole.
+
+Every limit is optional where "off" makes sense (None disables it). Limits can be replaced at
+runtime (`PUT /risk/limits`); the new model takes effect on the next check.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from atp.core.enums import TradingState
+
+PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+Share = Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DailyLossConfig(_Strict):
+    """Max daily loss: realised plus unrealised P&L since the trading day began."""
+
+    max_loss: PositiveDecimal | None = Field(
+        default=Decimal(5000),
+        description="Loss (a positive amount of money) that trips the rule; None disables it.",
+    )
+    action: TradingState = Field(
+        default=TradingState.REDUCING,
+        description="State the engine moves to when the loss is reached: reducing or halted.",
+    )
+    exchange_timezone: str = Field(
+        default="America/New_York",
+        description="IANA time zone whose midnight starts a new trading day.",
+    )
+
+    @field_validator("action")
+    @classmethod
+    def _not_active(cls, value: TradingState) -> TradingState:
+        if value is TradingState.ACTIVE:
+            raise ValueError("action must be reducing or halted, not active")
+        return value
+
+    @field_validator("exchange_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class InstrumentCap(_Strict):
+    """A cap on the position one instrument may reach, in quantity and in notional."""
+
+    max_quantity: PositiveDecimal | None = Field(
+        default=None, description="Largest absolute position, in units; None: no cap."
+    )
+    max_notional: PositiveDecimal | None = Field(
+        default=None, description="Largest absolute position value, in money; None: no cap."
+    )
+
+
+class PositionCapConfig(_Strict):
+    """Per-instrument caps, checked on the position an order would leave."""
+
+    default: InstrumentCap = Field(
+        default=InstrumentCap(max_quantity=Decimal(1000), max_notional=Decimal(250000)),
+        description="Cap of every symbol without its own entry.",
+    )
+    per_symbol: dict[str, InstrumentCap] = Field(
+        default_factory=dict, description="Caps by symbol, replacing the default for it."
+    )
+
+
+class CorrelationConfig(_Strict):
+    """Correlation buckets: groups of symbols whose summed gross exposure is capped."""
+
+    buckets: dict[str, list[str]] = Field(
+        default_factory=dict, description="Configured buckets: name -> symbols."
+    )
+    max_bucket_gross: PositiveDecimal | None = Field(
+        default=Decimal(400000),
+        description="Cap on each bucket's gross exposure (money); None disables the rule.",
+    )
+    bucket_caps: dict[str, PositiveDecimal] = Field(
+        default_factory=dict, description="Caps for named buckets, replacing max_bucket_gross."
+    )
+    derive: bool = Field(
+        default=True,
+        description="Also group symbols whose rolling return correlation reaches threshold.",
+    )
+    threshold: float = Field(
+        default=0.8, gt=0, le=1, description="Correlation at or above which symbols group."
+    )
+    window: int = Field(default=60, ge=3, le=1000, description="Returns in the rolling window.")
+    min_observations: int = Field(
+        default=20, ge=3, le=1000, description="Returns both symbols need before they group."
+    )
+    recompute_every: int = Field(
+        default=50, ge=1, description="Marks between recomputations of derived buckets."
+    )
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> CorrelationConfig:
+        seen: dict[str, str] = {}
+        for name, symbols in self.buckets.items():
+            for symbol in symbols:
+                if symbol in seen:
+                    raise ValueError(f"{symbol} is in buckets {seen[symbol]} and {name}")
+                seen[symbol] = name
+        unknown = set(self.bucket_caps) - set(self.buckets)
+        if unknown:
+            raise ValueError(f"bucket_caps names unknown buckets: {sorted(unknown)}")
+        if self.min_observations > self.window:
+            raise ValueError("min_observations must not exceed window")
+        return self
+
+
+class KillSwitchConfig(_Strict):
+    """What tripping the kill switch also asks the brokers to do."""
+
+    cancel_open_orders: bool = Field(
+        default=True, description="Publish a request to cancel every open order."
+    )
+    flatten_positions: bool = Field(
+        default=False, description="Publish a request to close every open position."
+    )
+
+
+class VelocityConfig(_Strict):
+    """Order velocity: approved orders per second and per minute, per agent and in total."""
+
+    per_agent_per_second: int | None = Field(
+        default=5, ge=1, description="Orders one agent (or origin) may place in any 1 s."
+    )
+    per_agent_per_minute: int | None = Field(
+        default=60, ge=1, description="Orders one agent (or origin) may place in any 60 s."
+    )
+    total_per_second: int | None = Field(
+        default=20, ge=1, description="Orders everyone together may place in any 1 s."
+    )
+    total_per_minute: int | None = Field(
+        default=300, ge=1, description="Orders everyone together may place in any 60 s."
+    )
+
+
+class ConcentrationConfig(_Strict):
+    """Concentration: no symbol above a share of gross exposure or of equity."""
+
+    max_share_of_gross: Share | None = Field(
+        default=None,
+        description="Largest share (0-1] of gross exposure one symbol may hold; None: off.",
+    )
+    min_gross_for_share: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        description="Gross exposure below which the share-of-gross test is not applied.",
+    )
+    max_share_of_equity: Share | None = Field(
+        default=Decimal("0.5"),
+        description="Largest share (0-1] of equity one symbol's position value may reach.",
+    )
+
+
+class RiskEngineConfig(_Strict):
+    """Every limit of the risk engine."""
+
+    initial_cash: PositiveDecimal = Field(
+        default=Decimal(100000), description="Cash the risk ledger starts from (equity basis)."
+    )
+    daily_loss: DailyLossConfig = Field(
+        default_factory=DailyLossConfig, description="Max daily loss rule."
+    )
+    position_caps: PositionCapConfig = Field(
+        default_factory=PositionCapConfig, description="Per-instrument caps."
+    )
+    correlation: CorrelationConfig = Field(
+        default_factory=CorrelationConfig, description="Correlation bucket rule."
+    )
+    kill_switch: KillSwitchConfig = Field(
+        default_factory=KillSwitchConfig, description="Kill switch follow-up requests."
+    )
+    velocity: VelocityConfig = Field(
+        default_factory=VelocityConfig, description="Order velocity rule."
+    )
+    concentration: ConcentrationConfig = Field(
+        default_factory=ConcentrationConfig, description="Concentration rule."
+    )
+    pending_ttl_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="Seconds an approved, unfilled order counts towards exposure if no "
+        "order update ever names it.",
+    )
+    violations_kept: int = Field(
+        default=1000, ge=1, le=100000, description="Recent violations kept for the API."
+    )

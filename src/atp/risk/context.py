@@ -1,0 +1,102 @@
+"""What one pre-trade check knows: the order, the position it would leave, the portfolio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from atp.core.enums import Side
+from atp.core.ids import Symbol
+from atp.core.money import ZERO, normalize, round_cents
+from atp.core.proposals import OrderProposal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderContext:
+    """The facts every rule judges an order by, computed once per check.
+
+    `before` is the position counting approved, unfilled orders on the order's side (the worst
+    case if they all fill); `after` is that plus this order. An order `increases` when it
+    moves the position further from flat; it `reduces` when it moves it towards flat without
+    crossing, which is the only kind REDUCING lets through.
+    """
+
+    proposal: OrderProposal
+    symbol: Symbol
+    agent_key: str
+    now: datetime
+    price: Decimal
+    position: Decimal
+    before: Decimal
+    after: Decimal
+    increases: bool
+    reduces: bool
+    symbol_value_after: Decimal
+    gross_after: Decimal
+    equity: Decimal
+    day_pnl: Decimal
+    bucket: str | None
+    bucket_gross_after: Decimal
+    velocity: tuple[int, int, int, int]
+
+
+def order_context(
+    proposal: OrderProposal,
+    *,
+    now: datetime,
+    position: Decimal,
+    pending_long: Decimal,
+    pending_short: Decimal,
+    symbol_value: Decimal,
+    gross: Decimal,
+    equity: Decimal,
+    day_pnl: Decimal,
+    bucket: str | None,
+    bucket_gross: Decimal,
+    velocity: tuple[int, int, int, int],
+) -> OrderContext:
+    """Builds the context of `proposal` from the engine's current figures."""
+    price = proposal.limit_price if proposal.limit_price is not None else proposal.reference_price
+    if proposal.side is Side.BUY:
+        before = position + pending_long
+        after = before + proposal.quantity
+        reduces = position < 0 and after <= 0
+    else:
+        before = position - pending_short
+        after = before - proposal.quantity
+        reduces = position > 0 and after >= 0
+    increases = abs(after) > abs(before)
+    value_after = abs(after) * price
+    gross_after = gross - abs(symbol_value) + value_after
+    return OrderContext(
+        proposal=proposal,
+        symbol=proposal.symbol,
+        agent_key=proposal.agent_id or f"<{proposal.origin}>",
+        now=now,
+        price=price,
+        position=position,
+        before=before,
+        after=after,
+        increases=increases,
+        reduces=reduces,
+        symbol_value_after=value_after,
+        gross_after=gross_after,
+        equity=equity,
+        day_pnl=day_pnl,
+        bucket=bucket,
+        bucket_gross_after=bucket_gross - abs(symbol_value) + value_after
+        if bucket is not None
+        else ZERO,
+        velocity=velocity,
+    )
+
+
+def qty(value: Decimal) -> str:
+    """A quantity as people write it: 500, 12.5."""
+    return format(normalize(value), "f")
+
+
+def money(value: Decimal) -> str:
+    """An amount of money to the cent with thousands separators: 12,500.00."""
+    return f"{round_cents(value):,}"

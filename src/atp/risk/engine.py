@@ -1,0 +1,488 @@
+"""The risk engine: live exposure, the six rule types, trading states and the pre-trade gate.
+
+Pure and synchronous. It reads time only from its Clock. Everything it decides that others must
+hear (state changes, tripped limits, operator changes, kill-switch follow-ups) is queued as
+events and handed over by `take_events()`; the service publishes them. A check's own refusals
+travel in its `RiskVerdict`. Denials are answers, never exceptions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from atp.core.clock import Clock
+from atp.core.enums import TradingState
+from atp.core.errors import InvalidInput
+from atp.core.events import (
+    ControlAction,
+    MarketSignal,
+    OrderUpdate,
+    RiskCheck,
+    RiskViolation,
+    TradingStateChanged,
+)
+from atp.core.ids import Symbol, derive_id
+from atp.core.money import ZERO
+from atp.core.proposals import OrderProposal, RiskVerdict
+from atp.risk import rules
+from atp.risk.config import RiskEngineConfig
+from atp.risk.context import OrderContext, money, order_context
+from atp.risk.correlation import ReturnCorrelations
+from atp.risk.exposure import ExposureBook
+from atp.risk.pending import PendingOrders, ttl
+from atp.risk.velocity import VelocityWindows
+
+ENGINE_ACTOR = "risk-engine"
+SERVICE = "risk"
+RESTORING = "risk_restoring"
+
+
+class RiskEngine:
+    """Judges order proposals and keeps the exposure, P&L and trading state they are judged by."""
+
+    def __init__(self, config: RiskEngineConfig, *, clock: Clock) -> None:
+        self._config = config
+        self._clock = clock
+        self.book = ExposureBook(config.initial_cash)
+        self.pending = PendingOrders()
+        self._velocity = VelocityWindows()
+        self._correlations = ReturnCorrelations(config.correlation)
+        self._derived_buckets: dict[Symbol, str] = {}
+        self._bucket_of: dict[Symbol, str] = {}
+        self._members: dict[str, tuple[Symbol, ...]] = {}
+        self._rebuild_buckets()
+        self.blocked: set[Symbol] = set()
+        self.kill_switch = False
+        self.kill_switch_reason = ""
+        self.loss_latched = False
+        self._stale_latch_day: str | None = None
+        self.state = TradingState.ACTIVE
+        self._zone = ZoneInfo(config.daily_loss.exchange_timezone)
+        now = clock.now()
+        self.trading_day = self._day_of(now)
+        self._next_boundary = self._boundary_after(self.trading_day)
+        self.day_start_pnl = ZERO
+        self._restoring = False
+        self._restored_baseline: tuple[str, Decimal] | None = None
+        self._outbox: list[Any] = []
+        self._sequence = 0
+        self.violations: deque[RiskViolation] = deque(maxlen=config.violations_kept)
+        self.violation_counts: Counter[str] = Counter()
+
+    @property
+    def config(self) -> RiskEngineConfig:
+        """The limits in force."""
+        return self._config
+
+    @property
+    def day_pnl(self) -> Decimal:
+        """Realised plus unrealised P&L since the trading day began (or was reset)."""
+        return self.book.total_pnl - self.day_start_pnl
+
+    @property
+    def restoring(self) -> bool:
+        """True while state is being rebuilt; the gate refuses everything meanwhile."""
+        return self._restoring
+
+    def bucket_of(self, symbol: Symbol) -> str | None:
+        """The correlation bucket of `symbol`, configured or derived."""
+        return self._bucket_of.get(symbol)
+
+    def bucket_members(self) -> dict[str, tuple[Symbol, ...]]:
+        """Every bucket and its symbols."""
+        return dict(self._members)
+
+    def bucket_gross(self, bucket: str) -> Decimal:
+        """The gross exposure of a bucket's positions."""
+        return sum((abs(self.book.value(s)) for s in self._members.get(bucket, ())), ZERO)
+
+    def order_counts(self) -> tuple[int, int]:
+        """Orders approved in the last second and the last minute, by everyone."""
+        _, _, second, minute = self._velocity.counts("", self._clock.now())
+        return second, minute
+
+    def bucket_limit(self, bucket: str) -> Decimal | None:
+        """The gross exposure cap of `bucket`."""
+        correlation = self._config.correlation
+        return correlation.bucket_caps.get(bucket, correlation.max_bucket_gross)
+
+    # The gate ------------------------------------------------------------------------------
+
+    def check(self, proposal: OrderProposal) -> RiskVerdict:
+        """Judges `proposal` against every rule; an approved one is recorded."""
+        now = self._clock.now()
+        self._roll_day_if_due(now)
+        self.pending.expire(now)
+        self._evaluate_loss(now)
+        if self._restoring:
+            return self._refuse_restoring(proposal, now)
+        ctx = self._context(proposal, now)
+        config = self._config
+        symbol = proposal.symbol
+        cap = config.position_caps.per_symbol.get(symbol, config.position_caps.default)
+        bucket = ctx.bucket
+        checks = (
+            rules.check_kill_switch(ctx, on=self.kill_switch, reason=self.kill_switch_reason),
+            rules.check_daily_loss(ctx, config.daily_loss, latched=self.loss_latched),
+            rules.check_symbol_block(ctx, blocked=symbol in self.blocked),
+            rules.check_position_quantity(ctx, cap),
+            rules.check_position_notional(ctx, cap),
+            rules.check_correlation_bucket(
+                ctx, self.bucket_limit(bucket) if bucket is not None else None
+            ),
+            rules.check_velocity(ctx, config.velocity),
+            rules.check_concentration_gross(ctx, config.concentration),
+            rules.check_concentration_equity(ctx, config.concentration),
+        )
+        violations = tuple(
+            self._violation(proposal, check, now) for check in checks if not check.passed
+        )
+        approved = not violations
+        if approved:
+            self._velocity.record(ctx.agent_key, now)
+            self.pending.add(proposal, expires_at=now + ttl(config.pending_ttl_seconds))
+        else:
+            self._remember(violations)
+        return RiskVerdict(
+            approved=approved, checks=checks, violations=violations, trading_state=self.state
+        )
+
+    def _context(self, proposal: OrderProposal, now: datetime) -> OrderContext:
+        symbol = proposal.symbol
+        book = self.book
+        bucket = self._bucket_of.get(symbol)
+        return order_context(
+            proposal,
+            now=now,
+            position=book.quantity(symbol),
+            pending_long=self.pending.long(symbol),
+            pending_short=self.pending.short(symbol),
+            symbol_value=book.value(symbol),
+            gross=book.gross_exposure,
+            equity=book.equity,
+            day_pnl=self.day_pnl,
+            bucket=bucket,
+            bucket_gross=self.bucket_gross(bucket) if bucket is not None else ZERO,
+            velocity=self._velocity.counts(proposal.agent_id or f"<{proposal.origin}>", now),
+        )
+
+    def _refuse_restoring(self, proposal: OrderProposal, now: datetime) -> RiskVerdict:
+        check = RiskCheck(
+            rule=RESTORING,
+            passed=False,
+            message="risk engine is rebuilding its state after a start; nothing passes yet",
+            limit=None,
+            observed=None,
+        )
+        violation = self._violation(proposal, check, now)
+        return RiskVerdict(
+            approved=False, checks=(check,), violations=(violation,), trading_state=self.state
+        )
+
+    def _violation(self, proposal: OrderProposal, check: RiskCheck, now: datetime) -> RiskViolation:
+        return RiskViolation(
+            violation_id=derive_id("violation", proposal.proposal_id, check.rule),
+            rule=check.rule,
+            message=check.message,
+            symbol=proposal.symbol,
+            agent_id=proposal.agent_id,
+            decision_id=proposal.decision_id,
+            client_order_id=proposal.client_order_id,
+            limit=check.limit,
+            observed=check.observed,
+            action_taken="order_refused",
+            trading_state=self.state,
+            occurred_at=now,
+        )
+
+    def _remember(self, violations: tuple[RiskViolation, ...]) -> None:
+        for violation in violations:
+            self.violations.append(violation)
+            self.violation_counts[violation.rule] += 1
+
+    # Events in -------------------------------------------------------------------------------
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        """Books the update's fill (once per fill id) and releases its pending exposure."""
+        now = self._clock.now()
+        self._roll_day_if_due(now)
+        self.pending.on_update(update)
+        fill = update.fill
+        if fill is None:
+            return
+        before = self.book.total_pnl
+        booked = self.book.apply_fill(
+            fill_id=fill.fill_id,
+            symbol=update.symbol,
+            side=update.side,
+            quantity=fill.quantity,
+            price=fill.price,
+            commission=fill.commission,
+        )
+        if booked and self._day_of(fill.filled_at) < self.trading_day:
+            # A fill of an earlier day (a replay after a restart) is not today's P&L.
+            self.day_start_pnl += self.book.total_pnl - before
+        self._evaluate_loss(now)
+
+    def on_market_signal(self, signal: MarketSignal) -> None:
+        """Marks the symbol to the bar's close and feeds the return correlations."""
+        now = self._clock.now()
+        self._roll_day_if_due(now)
+        self.book.mark(signal.symbol, signal.close)
+        if self._correlations.on_close(signal.symbol, signal.timestamp, signal.close):
+            self._derived_buckets = self._correlations.derive(
+                exclude=set(self._configured_buckets())
+            )
+            self._rebuild_buckets()
+        self._evaluate_loss(now)
+
+    def tick(self) -> None:
+        """Lets time pass: starts a new trading day at the boundary."""
+        now = self._clock.now()
+        self._roll_day_if_due(now)
+        self._evaluate_loss(now)
+
+    # Operator commands --------------------------------------------------------------------
+
+    def set_config(self, config: RiskEngineConfig, *, actor: str) -> None:
+        """Replaces every limit; the next check uses them."""
+        self._apply_config(config)
+        self._record("set_limits", {"config": config.model_dump(mode="json")}, actor)
+        self._evaluate_loss(self._clock.now())
+
+    def block(self, symbol: Symbol, *, actor: str) -> None:
+        """Blocks new exposure in `symbol`."""
+        self.blocked.add(symbol)
+        self._record("block_symbol", {"symbol": symbol}, actor)
+
+    def unblock(self, symbol: Symbol, *, actor: str) -> None:
+        """Lifts a block on `symbol`."""
+        self.blocked.discard(symbol)
+        self._record("unblock_symbol", {"symbol": symbol}, actor)
+
+    def trip_kill_switch(self, reason: str, *, actor: str) -> None:
+        """Halts all new orders until reset; asks brokers to cancel and flatten if configured."""
+        follow_up = self._config.kill_switch
+        self.kill_switch = True
+        self.kill_switch_reason = reason or "no reason given"
+        self._record("kill_switch_on", {"reason": self.kill_switch_reason}, actor)
+        if follow_up.cancel_open_orders:
+            self._record("cancel_all_orders", {"reason": self.kill_switch_reason}, actor)
+        if follow_up.flatten_positions:
+            positions = {
+                p.symbol: format(p.quantity, "f") for p in self.book.positions() if p.quantity
+            }
+            self._record(
+                "flatten_positions",
+                {"reason": self.kill_switch_reason, "positions": positions},
+                actor,
+            )
+        self._update_state(f"kill switch on: {self.kill_switch_reason}", rules.KILL_SWITCH, actor)
+
+    def reset_kill_switch(self, *, actor: str) -> None:
+        """Turns the kill switch off; trading resumes unless the daily loss still holds it."""
+        self.kill_switch = False
+        self.kill_switch_reason = ""
+        self._record("kill_switch_reset", {}, actor)
+        self._update_state("kill switch reset", rules.KILL_SWITCH, actor)
+
+    def reset_daily_pnl(self, *, actor: str) -> None:
+        """Starts the day's P&L from now, releasing a daily-loss latch."""
+        self._reset_day(actor=actor, automatic=False, reason="daily P&L reset")
+
+    def take_events(self) -> list[Any]:
+        """Hands over (and forgets) the events queued since the last call, oldest first."""
+        events, self._outbox = self._outbox, []
+        return events
+
+    # Restart ---------------------------------------------------------------------------------
+
+    def begin_restore(self) -> None:
+        """Refuses every order until `finish_restore`: state is not known yet (fail closed)."""
+        self._restoring = True
+
+    def restore_control(self, action: ControlAction) -> None:
+        """Re-applies an operator change recorded on `control.actions` (no event is queued)."""
+        if action.service != SERVICE:
+            return
+        parameters = action.parameters
+        if action.action == "set_limits":
+            self._apply_config(RiskEngineConfig.model_validate(parameters["config"]))
+        elif action.action == "block_symbol":
+            self.blocked.add(Symbol(parameters["symbol"]))
+        elif action.action == "unblock_symbol":
+            self.blocked.discard(Symbol(parameters["symbol"]))
+        elif action.action == "daily_pnl_reset":
+            self._restored_baseline = (parameters["trading_day"], Decimal(parameters["baseline"]))
+
+    def restore_state(self, change: TradingStateChanged) -> None:
+        """Re-applies a published trading state (the last one replayed wins)."""
+        self.kill_switch = change.kill_switch
+        self.kill_switch_reason = change.reason if change.kill_switch else ""
+        self.loss_latched = change.loss_breached
+        self._stale_latch_day = (
+            change.trading_day
+            if change.loss_breached and change.trading_day != self.trading_day.isoformat()
+            else None
+        )
+        self.state = change.state
+
+    def finish_restore(self) -> None:
+        """Ends the restore: applies today's recorded P&L baseline and opens the gate."""
+        if self._restored_baseline is not None:
+            day, baseline = self._restored_baseline
+            if day == self.trading_day.isoformat():
+                self.day_start_pnl = baseline
+        self._restoring = False
+        if self._stale_latch_day is not None:
+            self._reset_day(
+                actor=ENGINE_ACTOR,
+                automatic=True,
+                reason=f"trading day {self.trading_day} began; the loss latch of "
+                f"{self._stale_latch_day} is cleared",
+            )
+            self._stale_latch_day = None
+        self._update_state("state restored", None, ENGINE_ACTOR)
+
+    # Internals -------------------------------------------------------------------------------
+
+    def _apply_config(self, config: RiskEngineConfig) -> None:
+        if config.initial_cash != self._config.initial_cash:
+            raise InvalidInput(
+                f"initial_cash cannot change at runtime: it is {self._config.initial_cash}, "
+                f"found {config.initial_cash}"
+            )
+        zone_changed = (
+            config.daily_loss.exchange_timezone != self._config.daily_loss.exchange_timezone
+        )
+        self._config = config
+        self._correlations.reconfigure(config.correlation)
+        self._rebuild_buckets()
+        maxlen = config.violations_kept
+        if self.violations.maxlen != maxlen:
+            self.violations = deque(self.violations, maxlen=maxlen)
+        if zone_changed:
+            self._zone = ZoneInfo(config.daily_loss.exchange_timezone)
+            self._next_boundary = self._boundary_after(self.trading_day)
+
+    def _configured_buckets(self) -> dict[Symbol, str]:
+        return {
+            Symbol(symbol): name
+            for name, symbols in self._config.correlation.buckets.items()
+            for symbol in symbols
+        }
+
+    def _rebuild_buckets(self) -> None:
+        bucket_of = dict(self._derived_buckets)
+        bucket_of.update(self._configured_buckets())
+        members: dict[str, list[Symbol]] = {}
+        for symbol, name in bucket_of.items():
+            members.setdefault(name, []).append(symbol)
+        self._bucket_of = bucket_of
+        self._members = {name: tuple(sorted(symbols)) for name, symbols in members.items()}
+
+    def _day_of(self, moment: datetime) -> date:
+        return moment.astimezone(self._zone).date()
+
+    def _boundary_after(self, day: date) -> datetime:
+        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=self._zone)
+
+    def _roll_day_if_due(self, now: datetime) -> None:
+        if now < self._next_boundary:
+            return
+        self.trading_day = self._day_of(now)
+        self._next_boundary = self._boundary_after(self.trading_day)
+        self._reset_day(
+            actor=ENGINE_ACTOR, automatic=True, reason=f"trading day {self.trading_day} began"
+        )
+
+    def _reset_day(self, *, actor: str, automatic: bool, reason: str) -> None:
+        self.day_start_pnl = self.book.total_pnl
+        self.loss_latched = False
+        self._record(
+            "daily_pnl_reset",
+            {
+                "trading_day": self.trading_day.isoformat(),
+                "baseline": format(self.day_start_pnl, "f"),
+                "automatic": automatic,
+            },
+            actor,
+        )
+        self._update_state(reason, rules.DAILY_LOSS, actor)
+
+    def _evaluate_loss(self, now: datetime) -> None:
+        limit = self._config.daily_loss.max_loss
+        if limit is None or self.loss_latched or self._restoring:
+            return
+        day_pnl = self.day_pnl
+        if day_pnl > -limit:
+            return
+        self.loss_latched = True
+        action = self._config.daily_loss.action
+        violation = RiskViolation(
+            violation_id=derive_id(
+                "violation",
+                rules.DAILY_LOSS,
+                self.trading_day.isoformat(),
+                format(self.day_start_pnl, "f"),
+            ),
+            rule=rules.DAILY_LOSS,
+            message=f"daily loss {money(-day_pnl)} reached limit {money(limit)}: trading "
+            f"moves to {action.value}",
+            symbol=None,
+            agent_id=None,
+            decision_id=None,
+            client_order_id=None,
+            limit=-limit,
+            observed=day_pnl,
+            action_taken=action.value,
+            trading_state=action if not self.kill_switch else TradingState.HALTED,
+            occurred_at=now,
+        )
+        self._remember((violation,))
+        self._outbox.append(violation)
+        self._update_state(violation.message, rules.DAILY_LOSS, ENGINE_ACTOR)
+
+    def _update_state(self, reason: str, rule: str | None, actor: str) -> None:
+        previous = self.state
+        if self.kill_switch:
+            state = TradingState.HALTED
+        elif self.loss_latched:
+            state = self._config.daily_loss.action
+        else:
+            state = TradingState.ACTIVE
+        self.state = state
+        now = self._clock.now()
+        self._sequence += 1
+        self._outbox.append(
+            TradingStateChanged(
+                change_id=derive_id("risk-state", now.isoformat(), str(self._sequence), reason),
+                previous_state=previous,
+                state=state,
+                kill_switch=self.kill_switch,
+                loss_breached=self.loss_latched,
+                reason=reason,
+                rule=rule,
+                actor=actor,
+                trading_day=self.trading_day.isoformat(),
+                changed_at=now,
+            )
+        )
+
+    def _record(self, action: str, parameters: dict[str, Any], actor: str) -> None:
+        now = self._clock.now()
+        self._sequence += 1
+        self._outbox.append(
+            ControlAction(
+                action_id=derive_id("risk-control", action, now.isoformat(), str(self._sequence)),
+                service=SERVICE,
+                action=action,
+                parameters=parameters,
+                actor=actor,
+                occurred_at=now,
+            )
+        )

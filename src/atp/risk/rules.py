@@ -1,0 +1,249 @@
+"""The six rule types, as small pure functions of an `OrderContext`.
+
+Each returns a `RiskCheck` whose `rule` is a stable machine-readable code and whose message a
+person can act on ("position cap AAPL 500 would become 700"). Orders that move a position
+towards flat pass the exposure rules (caps, buckets, concentration) even when a limit is
+already exceeded, so a breach can always be traded out of.
+
+Codes, by rule type:
+    daily_loss                                   max daily loss
+    position_cap_quantity, position_cap_notional per-instrument caps
+    symbol_blocked                               a symbol an operator blocked
+    correlation_bucket                           correlation bucket gross exposure
+    kill_switch                                  the emergency kill switch
+    order_velocity                               orders per second and minute
+    concentration_gross, concentration_equity    concentration
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from atp.core.enums import TradingState
+from atp.core.events import RiskCheck
+from atp.risk.config import (
+    ConcentrationConfig,
+    DailyLossConfig,
+    InstrumentCap,
+    VelocityConfig,
+)
+from atp.risk.context import OrderContext, money, qty
+
+DAILY_LOSS = "daily_loss"
+POSITION_CAP_QUANTITY = "position_cap_quantity"
+POSITION_CAP_NOTIONAL = "position_cap_notional"
+SYMBOL_BLOCKED = "symbol_blocked"
+CORRELATION_BUCKET = "correlation_bucket"
+KILL_SWITCH = "kill_switch"
+ORDER_VELOCITY = "order_velocity"
+CONCENTRATION_GROSS = "concentration_gross"
+CONCENTRATION_EQUITY = "concentration_equity"
+
+RULE_CODES = (
+    DAILY_LOSS,
+    POSITION_CAP_QUANTITY,
+    POSITION_CAP_NOTIONAL,
+    SYMBOL_BLOCKED,
+    CORRELATION_BUCKET,
+    KILL_SWITCH,
+    ORDER_VELOCITY,
+    CONCENTRATION_GROSS,
+    CONCENTRATION_EQUITY,
+)
+
+
+def _ok(rule: str, message: str, limit: Decimal | None, observed: Decimal | None) -> RiskCheck:
+    return RiskCheck(rule=rule, passed=True, message=message, limit=limit, observed=observed)
+
+
+def _fail(rule: str, message: str, limit: Decimal | None, observed: Decimal | None) -> RiskCheck:
+    return RiskCheck(rule=rule, passed=False, message=message, limit=limit, observed=observed)
+
+
+def check_kill_switch(ctx: OrderContext, *, on: bool, reason: str) -> RiskCheck:
+    """Refuses every new order while the kill switch is on."""
+    if on:
+        return _fail(
+            KILL_SWITCH,
+            f"kill switch is on ({reason}): no new {ctx.symbol} order passes until it is reset",
+            None,
+            None,
+        )
+    return _ok(KILL_SWITCH, "kill switch off", None, None)
+
+
+def check_daily_loss(ctx: OrderContext, config: DailyLossConfig, *, latched: bool) -> RiskCheck:
+    """Once the day's loss reached the limit: HALTED refuses all, REDUCING all but reducers."""
+    limit = config.max_loss
+    if limit is None:
+        return _ok(DAILY_LOSS, "max daily loss off", None, ctx.day_pnl)
+    if not latched:
+        return _ok(
+            DAILY_LOSS,
+            f"day P&L {money(ctx.day_pnl)} within loss limit {money(limit)}",
+            -limit,
+            ctx.day_pnl,
+        )
+    if config.action is TradingState.REDUCING and ctx.reduces:
+        return _ok(
+            DAILY_LOSS,
+            f"daily loss limit {money(limit)} reached; {ctx.symbol} order reduces exposure",
+            -limit,
+            ctx.day_pnl,
+        )
+    allowed = (
+        "nothing new passes"
+        if config.action is TradingState.HALTED
+        else ("only orders that shrink exposure pass")
+    )
+    return _fail(
+        DAILY_LOSS,
+        f"daily loss limit {money(limit)} reached (day P&L {money(ctx.day_pnl)}): trading "
+        f"{config.action.value}, {allowed}; {ctx.symbol} {ctx.proposal.side.value} "
+        f"{qty(ctx.proposal.quantity)} refused",
+        -limit,
+        ctx.day_pnl,
+    )
+
+
+def check_symbol_block(ctx: OrderContext, *, blocked: bool) -> RiskCheck:
+    """Refuses orders that grow a position in a blocked symbol (reducing ones pass)."""
+    if blocked and not ctx.reduces:
+        return _fail(
+            SYMBOL_BLOCKED,
+            f"{ctx.symbol} is blocked: only orders that reduce its position pass",
+            None,
+            None,
+        )
+    return _ok(SYMBOL_BLOCKED, f"{ctx.symbol} not blocked", None, None)
+
+
+def check_position_quantity(ctx: OrderContext, cap: InstrumentCap) -> RiskCheck:
+    """Refuses an order whose resulting position would exceed the quantity cap."""
+    limit = cap.max_quantity
+    observed = abs(ctx.after)
+    if limit is None:
+        return _ok(POSITION_CAP_QUANTITY, f"no quantity cap on {ctx.symbol}", None, observed)
+    if ctx.increases and observed > limit:
+        return _fail(
+            POSITION_CAP_QUANTITY,
+            f"position cap {ctx.symbol} {qty(limit)} would become {qty(observed)}",
+            limit,
+            observed,
+        )
+    return _ok(
+        POSITION_CAP_QUANTITY,
+        f"position {ctx.symbol} {qty(observed)} within cap {qty(limit)}",
+        limit,
+        observed,
+    )
+
+
+def check_position_notional(ctx: OrderContext, cap: InstrumentCap) -> RiskCheck:
+    """Refuses an order whose resulting position value would exceed the notional cap."""
+    limit = cap.max_notional
+    observed = ctx.symbol_value_after
+    if limit is None:
+        return _ok(POSITION_CAP_NOTIONAL, f"no notional cap on {ctx.symbol}", None, observed)
+    if ctx.increases and observed > limit:
+        return _fail(
+            POSITION_CAP_NOTIONAL,
+            f"notional cap {ctx.symbol} {money(limit)} would become {money(observed)}",
+            limit,
+            observed,
+        )
+    return _ok(
+        POSITION_CAP_NOTIONAL,
+        f"notional {ctx.symbol} {money(observed)} within cap {money(limit)}",
+        limit,
+        observed,
+    )
+
+
+def check_correlation_bucket(ctx: OrderContext, limit: Decimal | None) -> RiskCheck:
+    """Refuses an order that would take its bucket's gross exposure past the bucket's cap."""
+    if ctx.bucket is None or limit is None:
+        return _ok(CORRELATION_BUCKET, f"{ctx.symbol} in no capped bucket", limit, None)
+    observed = ctx.bucket_gross_after
+    if ctx.increases and observed > limit:
+        return _fail(
+            CORRELATION_BUCKET,
+            f"bucket {ctx.bucket} gross exposure cap {money(limit)} would become "
+            f"{money(observed)} with {ctx.symbol}",
+            limit,
+            observed,
+        )
+    return _ok(
+        CORRELATION_BUCKET,
+        f"bucket {ctx.bucket} gross {money(observed)} within cap {money(limit)}",
+        limit,
+        observed,
+    )
+
+
+def check_velocity(ctx: OrderContext, config: VelocityConfig) -> RiskCheck:
+    """Refuses an order that would exceed an orders-per-second or per-minute limit."""
+    agent_second, agent_minute, total_second, total_minute = ctx.velocity
+    windows = (
+        (config.per_agent_per_second, agent_second, f"agent {ctx.agent_key}", "1s"),
+        (config.per_agent_per_minute, agent_minute, f"agent {ctx.agent_key}", "60s"),
+        (config.total_per_second, total_second, "all agents", "1s"),
+        (config.total_per_minute, total_minute, "all agents", "60s"),
+    )
+    for limit, count, who, window in windows:
+        if limit is not None and count + 1 > limit:
+            return _fail(
+                ORDER_VELOCITY,
+                f"order velocity {who}: order {count + 1} in {window} exceeds {limit}",
+                Decimal(limit),
+                Decimal(count + 1),
+            )
+    return _ok(
+        ORDER_VELOCITY,
+        f"{agent_second + 1} orders in 1s and {agent_minute + 1} in 60s by {ctx.agent_key}",
+        None,
+        Decimal(agent_minute + 1),
+    )
+
+
+def check_concentration_gross(ctx: OrderContext, config: ConcentrationConfig) -> RiskCheck:
+    """Refuses an order leaving its symbol above a share of the portfolio's gross exposure."""
+    limit = config.max_share_of_gross
+    if limit is None or ctx.gross_after <= 0:
+        return _ok(CONCENTRATION_GROSS, "share of gross exposure not limited", limit, None)
+    share = ctx.symbol_value_after / ctx.gross_after
+    if ctx.increases and ctx.gross_after >= config.min_gross_for_share and share > limit:
+        return _fail(
+            CONCENTRATION_GROSS,
+            f"concentration {ctx.symbol} would hold {share:.1%} of gross exposure "
+            f"{money(ctx.gross_after)}, limit {limit:.1%}",
+            limit,
+            share,
+        )
+    return _ok(CONCENTRATION_GROSS, f"{ctx.symbol} {share:.1%} of gross exposure", limit, share)
+
+
+def check_concentration_equity(ctx: OrderContext, config: ConcentrationConfig) -> RiskCheck:
+    """Refuses an order leaving its symbol's position value above a share of equity."""
+    limit = config.max_share_of_equity
+    if limit is None:
+        return _ok(CONCENTRATION_EQUITY, "share of equity not limited", None, None)
+    if ctx.equity <= 0:
+        if ctx.increases:
+            return _fail(
+                CONCENTRATION_EQUITY,
+                f"equity {money(ctx.equity)} is not positive: {ctx.symbol} may not grow",
+                limit,
+                None,
+            )
+        return _ok(CONCENTRATION_EQUITY, "equity not positive; order reduces", limit, None)
+    share = ctx.symbol_value_after / ctx.equity
+    if ctx.increases and share > limit:
+        return _fail(
+            CONCENTRATION_EQUITY,
+            f"concentration {ctx.symbol} position {money(ctx.symbol_value_after)} would be "
+            f"{share:.1%} of equity {money(ctx.equity)}, limit {limit:.1%}",
+            limit,
+            share,
+        )
+    return _ok(CONCENTRATION_EQUITY, f"{ctx.symbol} {share:.1%} of equity", limit, share)

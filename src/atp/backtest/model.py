@@ -82,10 +82,10 @@ class BacktestRequest(BaseModel):
         default_factory=dict,
         description="Explicit data file per symbol; others are looked up in the data folder.",
     )
-    sizing: Literal["strategy", "all_in"] = Field(
-        default="strategy",
-        description="strategy: the quantities the agents ask for; all_in: buys spend all cash "
-        "(fractional), sells close the position.",
+    sizing: Literal["equal_weight", "all_in"] = Field(
+        default="equal_weight",
+        description="equal_weight: a buy takes whole shares worth equity / number of symbols; "
+        "all_in: a buy spends all cash at the fill price (fractional). Sells close the position.",
     )
 
     _normalize_dates = field_validator("start_date", "end_date", mode="before")(_as_utc)

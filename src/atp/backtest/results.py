@@ -55,7 +55,8 @@ class BacktestOutcome:
 
     def comparison(self) -> list[ComparisonRow]:
         """The main run, then each voting variant, then each agent alone."""
-        runs = [self.main, *self.variants, *self.per_agent.values()]
+        runs = [self.main, *self.variants]
+        runs += [r for r in self.per_agent.values() if r is not self.main]
         return [
             ComparisonRow(r.label, r.strategies, r.voting_strategy, r.final_equity, r.metrics)
             for r in runs

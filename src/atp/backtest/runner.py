@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
@@ -276,7 +276,9 @@ def run_backtest(
     return BacktestOutcome(request, main, per_agent, tuple(others), data.sources, traded)
 
 
-def closes_of(data: LoadedData, request: BacktestRequest) -> dict[str, list[Any]]:
+def closes_of(
+    data: LoadedData, request: BacktestRequest
+) -> dict[str, Sequence[tuple[datetime, float]]]:
     """Each symbol's (time, close) inside the traded range, for the report's price charts."""
     return {
         s.symbol: [

@@ -1,0 +1,145 @@
+"""HTTP routes of the backtester (port 8005): start, watch, cancel and download runs.
+
+`POST /backtest/start` takes the seed's body exactly as written (`start_date`, `end_date`,
+`symbols`, `strategies`, `initial_balance`) plus the optional fields of `BacktestRequest`. Bad
+input is a 422 with the reason (unknown strategy, end before start, symbol without data). The
+run goes on in the background; `GET /backtest/{id}` shows its status, progress and results.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+
+from atp.api.auth import require_token
+from atp.backtest.manager import RunManager, RunState
+from atp.backtest.model import BacktestRequest
+from atp.backtest.results import outcome_dict
+
+router = APIRouter(prefix="/backtest", tags=["backtest"])
+
+RunIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+
+
+class RunStatus(BaseModel):
+    """A run: its status, progress (percent) and, once finished, its results."""
+
+    run_id: str = Field(description="The run's id.")
+    status: str = Field(description="queued, running, finished, failed or cancelled.")
+    progress: float = Field(description="Percent done, 0-100.")
+    error: str | None = Field(description="Why the run failed, if it did.")
+    created_at: datetime | None = Field(description="When the run was asked for.")
+    finished_at: datetime | None = Field(description="When it ended.")
+    request: dict[str, Any] = Field(description="The request as understood (defaults filled).")
+    results: dict[str, Any] | None = Field(
+        description="final_equity, metrics, fills, equity_curve, per_agent, comparison."
+    )
+
+
+class RunBrief(BaseModel):
+    """One line of the run list."""
+
+    run_id: str = Field(description="The run's id.")
+    status: str = Field(description="queued, running, finished, failed or cancelled.")
+    progress: float = Field(description="Percent done.")
+    symbols: list[str] = Field(description="Symbols traded.")
+    strategies: list[str] = Field(description="Strategies run.")
+    final_equity: str | None = Field(description="Final equity once finished.")
+    created_at: datetime | None = Field(description="When the run was asked for.")
+
+
+class RunList(BaseModel):
+    """Every run the service knows, newest first."""
+
+    runs: list[RunBrief] = Field(description="The runs.")
+
+
+def _manager(request: Request) -> RunManager:
+    manager: RunManager = request.app.state.backtests
+    return manager
+
+
+def _results(state: RunState) -> dict[str, Any] | None:
+    if state.outcome is not None:
+        return outcome_dict(state.outcome)
+    return state.summary
+
+
+def _status(state: RunState) -> RunStatus:
+    return RunStatus(
+        run_id=state.run_id,
+        status=state.status,
+        progress=state.progress,
+        error=state.error,
+        created_at=state.created_at,
+        finished_at=state.finished_at,
+        request=state.request.model_dump(mode="json"),
+        results=_results(state) if state.status == "finished" else None,
+    )
+
+
+@router.post(
+    "/start",
+    response_model=RunStatus,
+    status_code=202,
+    dependencies=[Depends(require_token)],
+)
+async def start_backtest(body: BacktestRequest, request: Request) -> RunStatus:
+    """Starts a backtest in the background; poll `GET /backtest/{run_id}` for its results."""
+    return _status(_manager(request).start(body))
+
+
+@router.get("", response_model=RunList)
+async def list_backtests(request: Request) -> RunList:
+    """Every run, newest first."""
+    runs = []
+    for state in _manager(request).list():
+        results = _results(state) if state.status == "finished" else None
+        runs.append(
+            RunBrief(
+                run_id=state.run_id,
+                status=state.status,
+                progress=state.progress,
+                symbols=list(state.request.symbols),
+                strategies=list(state.request.strategies),
+                final_equity=results["final_equity"] if results else None,
+                created_at=state.created_at,
+            )
+        )
+    return RunList(runs=runs)
+
+
+@router.get("/{run_id}", response_model=RunStatus)
+async def get_backtest(run_id: RunIdPath, request: Request) -> RunStatus:
+    """A run's status and progress, with its results once finished."""
+    return _status(_manager(request).get(run_id))
+
+
+@router.post("/{run_id}/cancel", response_model=RunStatus, dependencies=[Depends(require_token)])
+async def cancel_backtest(run_id: RunIdPath, request: Request) -> RunStatus:
+    """Stops a queued or running run (409 if it already ended)."""
+    return _status(_manager(request).cancel(run_id))
+
+
+@router.get("/{run_id}/trades.csv", response_model=str, response_class=PlainTextResponse)
+async def trades_csv(run_id: RunIdPath, request: Request) -> PlainTextResponse:
+    """The run's fills as CSV."""
+    text = _manager(request).file(run_id, "trades.csv")
+    return PlainTextResponse(text, media_type="text/csv")
+
+
+@router.get("/{run_id}/equity.csv", response_model=str, response_class=PlainTextResponse)
+async def equity_csv(run_id: RunIdPath, request: Request) -> PlainTextResponse:
+    """The run's equity curve as CSV."""
+    text = _manager(request).file(run_id, "equity.csv")
+    return PlainTextResponse(text, media_type="text/csv")
+
+
+@router.get("/{run_id}/report", response_model=str, response_class=HTMLResponse)
+async def report(run_id: RunIdPath, request: Request) -> HTMLResponse:
+    """The run's HTML report: equity curve, drawdown, prices with fills, tables."""
+    return HTMLResponse(_manager(request).file(run_id, "report.html"))

@@ -1,0 +1,235 @@
+"""Backtest runs as a service: start in a worker thread, report progress, cancel, keep results.
+
+The engine is CPU-bound and synchronous, so each run goes to a thread and the event loop (HTTP,
+NATS) stays responsive. Finished runs are kept in memory and written under `<var_dir>/backtests/
+<run id>/` (results.json, trades.csv, equity.csv, report.html) until the storage area's SQL
+tables take over; a restarted service lists the runs it finds there. Each finished (or failed)
+run is published as a `BacktestResult` on `backtest.results`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from atp.backtest.engine import Cancelled
+from atp.backtest.model import BacktestRequest
+from atp.backtest.report import render_report
+from atp.backtest.results import BacktestOutcome, equity_csv, results_json, trades_csv
+from atp.backtest.runner import closes_of, load_data, run_backtest, validate
+from atp.core.clock import Clock
+from atp.core.errors import Conflict, NotFound
+from atp.core.events import BacktestResult
+from atp.core.ids import RunId, Symbol, new_event_id
+
+log = logging.getLogger(__name__)
+
+Publisher = Callable[[BacktestResult], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class RunState:
+    """One run's status as the API shows it."""
+
+    run_id: RunId
+    request: BacktestRequest
+    status: str = "queued"
+    progress: float = 0.0
+    error: str | None = None
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    outcome: BacktestOutcome | None = None
+    summary: dict[str, Any] | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class RunManager:
+    """Starts, tracks, cancels and stores backtest runs."""
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        store_dir: Path,
+        clock: Clock,
+        publish: Publisher | None = None,
+    ) -> None:
+        self._data_dir = data_dir
+        self._store = store_dir
+        self._clock = clock
+        self._publish = publish
+        self._runs: dict[RunId, RunState] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._load_stored()
+
+    def start(self, request: BacktestRequest) -> RunState:
+        """Validates `request` (InvalidInput on bad input) and starts it in the background."""
+        validate(request)
+        load_data(request, self._data_dir)  # refuse missing data now, with a 422, not later
+        run_id = RunId(new_event_id())
+        state = RunState(run_id, request, created_at=self._clock.now())
+        self._runs[run_id] = state
+        task = asyncio.get_running_loop().create_task(self._execute(state))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return state
+
+    def get(self, run_id: str) -> RunState:
+        """The run `run_id`; NotFound if unknown."""
+        state = self._runs.get(RunId(run_id))
+        if state is None:
+            raise NotFound(f"no backtest run {run_id}")
+        return state
+
+    def list(self) -> list[RunState]:
+        """Every run, newest first."""
+        return sorted(
+            self._runs.values(),
+            key=lambda s: s.created_at or datetime.min.replace(tzinfo=UTC),
+            reverse=True,
+        )
+
+    def cancel(self, run_id: str) -> RunState:
+        """Asks a queued or running run to stop; Conflict if it already ended."""
+        state = self.get(run_id)
+        if state.status not in ("queued", "running"):
+            raise Conflict(f"run {run_id} is {state.status}; only a queued or running run stops")
+        state.cancel.set()
+        return state
+
+    def file(self, run_id: str, name: str) -> str:
+        """The text of one stored file of a finished run."""
+        state = self.get(run_id)
+        path = self._store / state.run_id / name
+        if state.status != "finished" or not path.exists():
+            raise Conflict(f"run {run_id} is {state.status}; its {name} exists once finished")
+        return path.read_text(encoding="utf-8")
+
+    async def wait(self, run_id: str) -> RunState:
+        """Waits for a run to end (for tests and the CLI)."""
+        state = self.get(run_id)
+        if state.status in ("queued", "running"):
+            await state.done.wait()
+        return state
+
+    async def close(self) -> None:
+        """Cancels running runs and waits for their threads to notice."""
+        for state in self._runs.values():
+            state.cancel.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _execute(self, state: RunState) -> None:
+        state.status = "running"
+        loop = asyncio.get_running_loop()
+
+        def progress(percent: float) -> None:
+            state.progress = round(percent, 1)
+
+        try:
+            outcome = await loop.run_in_executor(None, self._run_sync, state, progress)
+        except Cancelled:
+            state.status = "cancelled"
+        except Exception as exc:
+            log.exception("backtest %s failed", state.run_id)
+            state.status, state.error = "failed", str(exc)
+        else:
+            state.outcome, state.status, state.progress = outcome, "finished", 100.0
+        state.finished_at = self._clock.now()
+        await self._announce(state)
+        state.done.set()
+
+    def _run_sync(self, state: RunState, progress: Callable[[float], None]) -> BacktestOutcome:
+        outcome = run_backtest(
+            state.request, self._data_dir, progress=progress, cancelled=state.cancel.is_set
+        )
+        folder = self._store / state.run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "results.json").write_text(results_json(outcome), encoding="utf-8")
+        (folder / "trades.csv").write_text(trades_csv(outcome.main.fills), encoding="utf-8")
+        (folder / "equity.csv").write_text(equity_csv(outcome.main.equity), encoding="utf-8")
+        closes = closes_of(load_data(state.request, self._data_dir), state.request)
+        report = render_report(outcome, run_id=state.run_id, closes=closes)
+        (folder / "report.html").write_text(report, encoding="utf-8")
+        return outcome
+
+    async def _announce(self, state: RunState) -> None:
+        result = self.result_event(state)
+        folder = self._store / state.run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "run_id": state.run_id,
+            "status": state.status,
+            "error": state.error,
+            "created_at": state.created_at.isoformat() if state.created_at else None,
+            "finished_at": state.finished_at.isoformat() if state.finished_at else None,
+            "request": state.request.model_dump(mode="json"),
+        }
+        (folder / "run.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        if self._publish is not None:
+            try:
+                await self._publish(result)
+            except Exception:
+                # The run and its files stand; a bus outage must not turn it into a failure.
+                log.exception("could not publish the result of backtest %s", state.run_id)
+
+    def result_event(self, state: RunState) -> BacktestResult:
+        """The `backtest.results` payload of an ended run."""
+        outcome = state.outcome
+        request = state.request
+        return BacktestResult(
+            run_id=state.run_id,
+            status=state.status,
+            symbols=tuple(Symbol(s) for s in request.symbols),
+            strategies=tuple(request.strategies),
+            voting_strategy=request.voting_strategy,
+            start_date=request.start_date,
+            end_date=request.end_date,
+            initial_balance=request.initial_balance,
+            final_equity=outcome.main.final_equity if outcome else request.initial_balance,
+            metrics=dict(outcome.main.metrics) if outcome else {},
+            num_trades=len(outcome.main.fills) if outcome else 0,
+            seed=request.seed,
+            error=state.error,
+            started_at=state.created_at or self._clock.now(),
+            finished_at=state.finished_at or self._clock.now(),
+        )
+
+    def _load_stored(self) -> None:
+        if not self._store.exists():
+            return
+        for meta_path in sorted(self._store.glob("*/run.json")):
+            try:
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                results_path = meta_path.parent / "results.json"
+                summary = (
+                    json.loads(results_path.read_text(encoding="utf-8"))
+                    if results_path.exists()
+                    else None
+                )
+                state = RunState(
+                    RunId(meta["run_id"]),
+                    BacktestRequest.model_validate(meta["request"]),
+                    status=meta["status"],
+                    progress=100.0 if meta["status"] == "finished" else 0.0,
+                    error=meta.get("error"),
+                    created_at=datetime.fromisoformat(meta["created_at"]),
+                    finished_at=(
+                        datetime.fromisoformat(meta["finished_at"])
+                        if meta.get("finished_at")
+                        else None
+                    ),
+                    summary=summary,
+                )
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("skipping unreadable stored run %s: %s", meta_path.parent, exc)
+                continue
+            self._runs[state.run_id] = state

@@ -36,7 +36,7 @@ from atp.core.enums import OrderStatus, OrderType, Side, TimeInForce
 from atp.core.errors import Conflict
 from atp.core.events import Fill, MarketSignal, OrderUpdate
 from atp.core.ids import ClientOrderId, FillId, OrderId, Symbol, derive_id
-from atp.core.money import CENT, ZERO
+from atp.core.money import CENT, ZERO, normalize
 from atp.portfolio.ledger import Ledger
 
 
@@ -373,7 +373,9 @@ class PaperVenue:
         if slip.random_bps:
             bps += slip.random_bps * Decimal(repr(self._random.random()))
         filled_price = with_slippage(price, request.side, bps, request.limit_price)
-        filled_price = filled_price.quantize(self.config.price_increment, ROUND_HALF_EVEN)
+        filled_price = normalize(
+            filled_price.quantize(self.config.price_increment, ROUND_HALF_EVEN)
+        )
         if request.side is Side.BUY and not self.config.allow_negative_cash:
             quantity = min(quantity, self._affordable(filled_price, order))
             if quantity <= 0:

@@ -204,7 +204,6 @@ class NatsBus:
             subject,
             name,
             replay=replay,
-            max_deliver=self._max_deliver,
             ack_wait=self._ack_wait,
             max_ack_pending=self._max_ack_pending,
         )
@@ -222,6 +221,7 @@ class NatsBus:
             clock=self._clock,
             dead_letter=self._store_dead_letter,
             max_deliver=self._max_deliver,
+            ack_wait=self._ack_wait,
             batch=self._fetch_batch,
             fetch_timeout=self._fetch_timeout,
             redelivery_delay=self._redelivery_delay,

@@ -19,6 +19,8 @@ DUPLICATE_WINDOW_SECONDS = 120.0
 
 RPC_PREFIX = "rpc."
 
+UNBOUNDED_DELIVERIES = -1
+
 _DURABLE = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -93,18 +95,22 @@ def consumer_config(
     name: str,
     *,
     replay: bool,
-    max_deliver: int,
     ack_wait: float,
     max_ack_pending: int,
 ) -> api.ConsumerConfig:
-    """A durable pull consumer with explicit acks, bounded redelivery and bounded in-flight work."""
+    """A durable pull consumer with explicit acks and bounded in-flight work.
+
+    The server's redelivery bound is lifted (-1): the subscription counts deliveries itself and
+    dead-letters at its bound, and a message whose dead letter could not be stored yet must be
+    able to come back.
+    """
     return api.ConsumerConfig(
         name=name,
         durable_name=name,
         filter_subject=subject,
         deliver_policy=api.DeliverPolicy.ALL if replay else api.DeliverPolicy.NEW,
         ack_policy=api.AckPolicy.EXPLICIT,
-        max_deliver=max_deliver,
+        max_deliver=UNBOUNDED_DELIVERIES,
         ack_wait=ack_wait,
         max_ack_pending=max_ack_pending,
     )

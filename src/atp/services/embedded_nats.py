@@ -8,6 +8,8 @@ reused and left running on `stop()`: we only ever stop a process we started.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -209,6 +211,19 @@ class EmbeddedNats:
     ) -> None:
         self.stop()
 
+    async def __aenter__(self) -> EmbeddedNats:
+        # Starting waits for the process; the event loop stays free meanwhile.
+        await asyncio.to_thread(self.start)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
     def _adopt(self, info: dict[str, object]) -> None:
         if info and not info.get("jetstream", False):
             raise ConfigurationError(
@@ -225,6 +240,12 @@ class EmbeddedNats:
             code = self._process.poll()
             if code is not None:
                 self._process = None
+                # Another `atp serve` may have won the race for the port: use its server.
+                with contextlib.suppress(ConfigurationError):
+                    info = probe_nats(self._host, self._port)
+                    if info is not None:
+                        self._adopt(info)
+                        return
                 raise VenueUnavailable(
                     f"nats-server exited with code {code} at start; "
                     f"last lines of {self.log_path}:\n{self._log_tail()}"

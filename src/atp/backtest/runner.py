@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from atp.backtest.trades import TradeFill, round_trips
 from atp.backtest.wiring import FRACTIONAL_LOT, DirectPipeline, build_strategy, check_voting
 from atp.brokers.models import OrderRequest
 from atp.brokers.paper.config import FeeConfig, PaperVenueConfig, SlippageConfig
+from atp.brokers.paper.pricing import with_slippage
 from atp.brokers.paper.venue import PaperVenue
 from atp.core.clock import SimulatedClock
 from atp.core.enums import OrderType, Side, TimeInForce
@@ -98,7 +99,7 @@ def venue_config(request: BacktestRequest) -> PaperVenueConfig:
 def _order_maker(
     request: BacktestRequest, venue: PaperVenue
 ) -> Callable[[MetaDecision, MarketSignal | None], OrderRequest | None]:
-    slip = Decimal(repr(request.slippage_bps)) / 10_000
+    slip_bps = Decimal(repr(request.slippage_bps))
     fee = Decimal(repr(request.commission_bps)) / 10_000
 
     def make(decision: MetaDecision, fill_bar: MarketSignal | None) -> OrderRequest | None:
@@ -108,14 +109,14 @@ def _order_maker(
         if fill_bar is not None:
             ledger = venue.ledger
             if side is Side.BUY:
-                # All cash at the fill price, net of slippage and commission (fractional).
-                unit = fill_bar.open * (1 + slip) * (1 + fee)
-                quantity = (
-                    ((ledger.cash - Decimal("0.01")) / unit).quantize(
-                        FRACTIONAL_LOT, rounding=ROUND_DOWN
-                    )
-                    if fee
-                    else (ledger.cash / unit).quantize(FRACTIONAL_LOT, rounding=ROUND_DOWN)
+                # All cash at the very price the venue will fill at (its slippage and tick
+                # rounding), net of commission, in fractional shares.
+                price = with_slippage(fill_bar.open, side, slip_bps, None).quantize(
+                    venue.config.price_increment, ROUND_HALF_EVEN
+                )
+                budget = ledger.cash - (Decimal("0.01") if fee else ZERO)
+                quantity = (budget / (price * (1 + fee))).quantize(
+                    FRACTIONAL_LOT, rounding=ROUND_DOWN
                 )
             else:
                 quantity = ledger.quantity(decision.symbol)

@@ -53,7 +53,8 @@ class ReturnCorrelations:
 
     def derive(self, exclude: set[Symbol]) -> dict[Symbol, str]:
         """Groups symbols (not in `exclude`) whose returns correlate at or above the threshold."""
-        times = list(self._times)
+        # The newest bar time is still arriving (this very close opened it): leave it out.
+        times = list(self._times)[:-1]
         if len(times) < self._config.min_observations:
             return {}
         vectors: dict[Symbol, list[float]] = {}

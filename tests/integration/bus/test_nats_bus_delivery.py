@@ -81,3 +81,24 @@ async def test_reconnected_durable_resumes_after_last_acked_event(
 
     assert first_run.event_ids == [e.event_id for e in before]
     assert second_run.event_ids == [e.event_id for e in [*after, marker]]
+
+
+async def test_publish_many_stores_each_event_once_in_order(
+    nats_bus: NatsBus, unique_durable: Callable[[str], str]
+) -> None:
+    symbol = unique_symbol()
+    events = [signal(symbol, day) for day in range(40)]
+    await nats_bus.publish(events[0])
+    # The first is already stored: JetStream answers it as a duplicate.
+    await nats_bus.publish_many(events, window=16)
+    collector = Collector(symbol)
+    await nats_bus.subscribe(SUBJECT, durable=unique_durable("many"), handler=collector)
+
+    received = await collector.wait_for(40)
+    marker = signal(symbol, 99)
+    await nats_bus.publish(marker)
+    received = await collector.wait_for(41)
+
+    assert [e.event_id for e in received] == [e.event_id for e in [*events, marker]]
+    assert counter(nats_bus.metrics, "published", SUBJECT) == 41
+    assert counter(nats_bus.metrics, "duplicates", SUBJECT) == 1

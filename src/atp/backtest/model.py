@@ -8,7 +8,7 @@ Dates without a time zone are read as UTC, explicitly: the seed's own request se
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -88,7 +88,17 @@ class BacktestRequest(BaseModel):
         "all_in: a buy spends all cash at the fill price (fractional). Sells close the position.",
     )
 
-    _normalize_dates = field_validator("start_date", "end_date", mode="before")(_as_utc)
+    _normalize_start = field_validator("start_date", mode="before")(_as_utc)
+
+    @field_validator("end_date", mode="before")
+    @classmethod
+    def _end_of_day(cls, value: Any) -> Any:
+        # A bare date as the end means the whole of that day.
+        is_date = (isinstance(value, date) and not isinstance(value, datetime)) or (
+            isinstance(value, str) and len(value) == 10
+        )
+        moment = _as_utc(value)
+        return moment + timedelta(days=1, microseconds=-1) if is_date else moment
 
     @field_validator("symbols")
     @classmethod

@@ -23,6 +23,11 @@ DEFAULT_SLIPPAGE_BPS = 5.0
 
 
 def _as_utc(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > 10:
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value  # pydantic reports the bad value with its own message
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, date):

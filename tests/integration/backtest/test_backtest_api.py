@@ -1,0 +1,102 @@
+"""The backtester's HTTP API: the seed's request finishes, matches the CLI, and is published."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from atp.bus.memory import InMemoryBus
+from atp.core.events import Envelope
+from atp.services.backtester import bootstrap
+from atp.services.cli import main as atp_main
+from atp.services.settings import AtpSettings
+
+SEED_BODY = {
+    "start_date": "2024-01-01T00:00:00",
+    "end_date": "2024-01-31T23:59:59",
+    "symbols": ["AAPL", "MSFT"],
+    "strategies": ["momentum", "mean_reversion"],
+    "initial_balance": 100000,
+}
+
+
+async def test_seed_request_finishes_is_published_and_matches_the_cli(
+    tmp_path: Path, capsys: Any
+) -> None:
+    settings = AtpSettings(var_dir=tmp_path)
+    bus = InMemoryBus()
+    published: list[Envelope[Any]] = []
+
+    async def on_result(envelope: Envelope[Any]) -> None:
+        published.append(envelope)
+
+    await bus.subscribe("backtest.results", durable="test", handler=on_result)
+    service = await bootstrap(settings, bus=bus)
+    await service.start()
+    transport = httpx.ASGITransport(app=service.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        started = await client.post("/backtest/start", json=SEED_BODY)
+        assert started.status_code == 202, started.text
+        run_id = started.json()["run_id"]
+        await service.manager.wait(run_id)
+        body = (await client.get(f"/backtest/{run_id}")).json()
+        assert body["status"] == "finished" and body["progress"] == 100.0
+        results = body["results"]
+        assert results["bars"] == 21
+        trades = await client.get(f"/backtest/{run_id}/trades.csv")
+        assert trades.text.splitlines()[0].startswith("filled_at,symbol,side")
+        equity = await client.get(f"/backtest/{run_id}/equity.csv")
+        assert len(equity.text.splitlines()) == 22
+        report = await client.get(f"/backtest/{run_id}/report")
+        assert "<svg" in report.text and "Drawdown" in report.text
+        listed = (await client.get("/backtest")).json()["runs"]
+        assert [r["run_id"] for r in listed] == [run_id]
+    await service.stop()
+    assert [e.payload.run_id for e in published] == [run_id]
+    assert published[0].payload.final_equity.__str__().startswith(results["final_equity"][:6])
+
+    code = atp_main(
+        [
+            "backtest",
+            "run",
+            "--symbol",
+            "AAPL",
+            "--symbol",
+            "MSFT",
+            "--strategy",
+            "momentum",
+            "--strategy",
+            "mean_reversion",
+            "--start",
+            "2024-01-01T00:00:00",
+            "--end",
+            "2024-01-31T23:59:59",
+            "--initial-balance",
+            "100000",
+            "--json",
+        ]
+    )
+    assert code == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert cli["final_equity"] == results["final_equity"]
+    assert cli["fills"] == results["fills"]
+    assert cli["metrics"] == results["metrics"]
+
+
+async def test_bad_requests_are_refused_with_the_reason(tmp_path: Path) -> None:
+    service = await bootstrap(AtpSettings(var_dir=tmp_path), bus=InMemoryBus())
+    transport = httpx.ASGITransport(app=service.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        unknown = await client.post("/backtest/start", json={**SEED_BODY, "strategies": ["x"]})
+        assert unknown.status_code == 422 and "unknown strategy 'x'" in unknown.json()["message"]
+        backwards = await client.post(
+            "/backtest/start", json={**SEED_BODY, "end_date": "2023-01-01T00:00:00"}
+        )
+        assert backwards.status_code == 422 and "before start_date" in backwards.json()["message"]
+        missing = await client.post("/backtest/start", json={**SEED_BODY, "symbols": ["NOPE1"]})
+        assert missing.status_code == 422 and "no data for NOPE1" in missing.json()["message"]
+        assert (await client.get("/backtest/does-not-exist")).status_code == 404
+    await service.stop()

@@ -135,9 +135,7 @@ def story(symbol: str = "AAPL", day: int = 0, quantity: str = "10") -> Story:
         explanation="2 of 3 voted buy",
         risk_checks=(
             RiskCheck("kill_switch", True, "trading active", None, None),
-            RiskCheck(
-                "position_cap", True, "AAPL 0 -> 10 within 500", Decimal(500), Decimal(10)
-            ),
+            RiskCheck("position_cap", True, "AAPL 0 -> 10 within 500", Decimal(500), Decimal(10)),
         ),
         approved=True,
         trading_state=TradingState.ACTIVE,

@@ -30,7 +30,7 @@ async def _sql(database: Database, *statements: str) -> None:
 
 
 async def test_untouched_chain_verifies(database: Database) -> None:
-    events = story().all + [violation(), control_action()]
+    events = [*story().all, violation(), control_action()]
     trail = await _record(database, events)
 
     report = await trail.verify()

@@ -63,9 +63,7 @@ async def test_sql_order_store_behaves_exactly_like_the_reference(database: Data
 async def test_open_orders_leave_out_terminal_ones_and_keep_unknown(database: Database) -> None:
     store = SqlOrderStore(database)
     accepted, _partial, filled = (e.payload for e in story("AAPL", 0).updates)
-    unknown = dataclasses.replace(
-        story("MSFT", 1).updates[0].payload, status=OrderStatus.UNKNOWN
-    )
+    unknown = dataclasses.replace(story("MSFT", 1).updates[0].payload, status=OrderStatus.UNKNOWN)
     await store.save_update(accepted)
     await store.save_update(filled)
     await store.save_update(unknown)

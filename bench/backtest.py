@@ -1,0 +1,159 @@
+"""Benchmark: ATP's in-process backtest against backtrader on the same SMA(10/30) strategy.
+
+sma_crossover fast 10 / slow 30, long only, all-in fractional sizing, next-bar-open fills, no
+costs; on a long real daily file and on synthetic bars (`--bars`, default 1,000,000). Checks
+that both engines make the same trades and prints bars/s for each, the ratio and peak RSS.
+
+    .venv/bin/python bench/backtest.py [--bars N] [--file PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import resource
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import backtrader as bt
+
+from atp.backtest.model import BacktestRequest
+from atp.backtest.runner import load_data, run_once
+from atp.services.settings import AtpSettings
+
+
+def synthetic_csv(bars: int, folder: Path) -> Path:
+    path = folder / "SYN.csv"
+    rng = random.Random(42)
+    price = 100.0
+    start = datetime(1900, 1, 1, tzinfo=UTC)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Date", "Open", "High", "Low", "Close", "Volume"])
+        for i in range(bars):
+            open_price = round(price * (1 + rng.gauss(0, 0.002)), 4)
+            close = round(open_price * (1 + rng.gauss(0, 0.01)), 4)
+            high, low = max(open_price, close) * 1.001, min(open_price, close) * 0.999
+            writer.writerow(
+                [
+                    (start + timedelta(minutes=i)).strftime("%Y-%m-%d %H:%M:%S"),
+                    open_price,
+                    round(high, 4),
+                    round(low, 4),
+                    close,
+                    1000000,
+                ]
+            )
+            price = close
+    return path
+
+
+def run_atp(path: Path) -> tuple[list[tuple[str, str, float]], float, int]:
+    data_request = BacktestRequest(
+        start_date="1800-01-01",
+        end_date="2100-01-01",
+        symbols=["X"],
+        strategies=["sma_crossover"],
+        initial_balance=Decimal(100_000),
+        commission_bps=0,
+        slippage_bps=0,
+        sizing="all_in",
+        warmup_bars=0,
+        data_files={"X": str(path)},
+    )
+    data = load_data(data_request, AtpSettings().data_dir)
+    started = time.perf_counter()
+    summary = run_once(
+        data_request, data, strategies=["sma_crossover"], voting_strategy="majority", label="bench"
+    )
+    elapsed = time.perf_counter() - started
+    trades = [(f.filled_at.isoformat()[:16], f.side.value, float(f.price)) for f in summary.fills]
+    return trades, elapsed, len(data.batches)
+
+
+class _AllIn(bt.Strategy):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self.cross = bt.ind.CrossOver(bt.ind.SMA(period=10), bt.ind.SMA(period=30))
+        self.trades: list[tuple[str, str, float]] = []
+
+    def notify_order(self, order: bt.Order) -> None:
+        if order.status == order.Completed:
+            when = bt.num2date(order.executed.dt).isoformat()[:16]
+            self.trades.append((when, "buy" if order.isbuy() else "sell", order.executed.price))
+
+    def next(self) -> None:
+        if len(self.data) >= len(self.data.array):
+            return
+        if self.cross > 0 and not self.position:
+            self.buy(size=self.broker.getcash() / self.data.open[1])
+        elif self.cross < 0 and self.position:
+            self.close()
+
+
+def run_backtrader(path: Path) -> tuple[list[tuple[str, str, float]], float]:
+    cerebro = bt.Cerebro(runonce=True, preload=True, stdstats=False)
+    cerebro.adddata(
+        bt.feeds.GenericCSVData(
+            dataname=str(path),
+            dtformat="%Y-%m-%d %H:%M:%S" if "SYN" in path.name else "%Y-%m-%d",
+            datetime=0,
+            open=1,
+            high=2,
+            low=3,
+            close=4,
+            volume=5,
+            openinterest=-1,
+            timeframe=bt.TimeFrame.Minutes if "SYN" in path.name else bt.TimeFrame.Days,
+        )
+    )
+    cerebro.broker.setcash(100_000)
+    cerebro.broker.set_checksubmit(False)
+    cerebro.addstrategy(_AllIn)
+    started = time.perf_counter()
+    strategy = cerebro.run()[0]
+    return strategy.trades, time.perf_counter() - started
+
+
+def compare(name: str, path: Path) -> None:
+    atp_trades, atp_s, bars = run_atp(path)
+    bt_trades, bt_s = run_backtrader(path)
+    same = [(s, round(p, 4)) for _, s, p in atp_trades] == [
+        (s, round(p, 4)) for _, s, p in bt_trades
+    ]
+    print(
+        f"{name}: {bars} bars, trades atp={len(atp_trades)} backtrader={len(bt_trades)} same={same}"
+    )
+    print(f"  atp        {bars / atp_s:12,.0f} bars/s ({atp_s:.2f} s)")
+    print(f"  backtrader {bars / bt_s:12,.0f} bars/s ({bt_s:.2f} s)")
+    print(f"  ratio atp/backtrader {bt_s / atp_s:.2f}x")
+    print(f"  peak RSS so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bars", type=int, default=1_000_000)
+    parser.add_argument(
+        "--file", type=Path, default=AtpSettings().data_dir / "pairs_trading_system" / "AAPL.csv"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        real = Path(folder) / "X.csv"
+        with args.file.open() as src, real.open("w", newline="") as dst:
+            rows = csv.DictReader(src)
+            writer = csv.writer(dst)
+            writer.writerow(["Date", "Open", "High", "Low", "Close", "Volume"])
+            for r in rows:
+                writer.writerow(
+                    [r["Date"], r["Open"], r["High"], r["Low"], r["Close"], r["Volume"]]
+                )
+        compare(args.file.name, real)
+        if args.bars:
+            compare(f"synthetic {args.bars}", synthetic_csv(args.bars, Path(folder)))
+
+
+if __name__ == "__main__":
+    main()

@@ -98,7 +98,7 @@ class RiskEngine:
 
     def bucket_gross(self, bucket: str) -> Decimal:
         """The gross exposure of a bucket's positions."""
-        return sum((abs(self.book.value(s)) for s in self._members.get(bucket, ())), ZERO)
+        return self.book.group_gross(bucket)
 
     def order_counts(self) -> tuple[int, int]:
         """Orders approved in the last second and the last minute, by everyone."""
@@ -383,6 +383,7 @@ class RiskEngine:
         for symbol, name in bucket_of.items():
             members.setdefault(name, []).append(symbol)
         self._bucket_of = bucket_of
+        self.book.set_groups(bucket_of)
         self._members = {name: tuple(sorted(symbols)) for name, symbols in members.items()}
 
     def _day_of(self, moment: datetime) -> date:

@@ -23,6 +23,8 @@ class ExposureBook:
         self._value: dict[Symbol, Decimal] = {}
         self._unrealized: dict[Symbol, Decimal] = {}
         self._realized: dict[Symbol, Decimal] = {}
+        self._group_of: dict[Symbol, str] = {}
+        self._group_gross: dict[str, Decimal] = {}
         self.gross_exposure = ZERO
         self.net_exposure = ZERO
         self.unrealized_pnl = ZERO
@@ -68,6 +70,18 @@ class ExposureBook:
         """The last mark (or fill price) of `symbol`, if any."""
         return self.ledger.last_price(symbol)
 
+    def set_groups(self, group_of: dict[Symbol, str]) -> None:
+        """Sets which group (correlation bucket) each symbol belongs to, and sums them."""
+        self._group_of = dict(group_of)
+        sums: dict[str, Decimal] = {}
+        for symbol, group in self._group_of.items():
+            sums[group] = sums.get(group, ZERO) + abs(self._value.get(symbol, ZERO))
+        self._group_gross = sums
+
+    def group_gross(self, group: str) -> Decimal:
+        """The gross exposure of a group's positions."""
+        return self._group_gross.get(group, ZERO)
+
     @property
     def cash(self) -> Decimal:
         """Cash after every booked fill and commission."""
@@ -94,6 +108,9 @@ class ExposureBook:
         self._value[symbol] = value
         self.gross_exposure += abs(value) - abs(old_value)
         self.net_exposure += value - old_value
+        group = self._group_of.get(symbol)
+        if group is not None:
+            self._group_gross[group] += abs(value) - abs(old_value)
         unrealized = position.unrealized_pnl
         self.unrealized_pnl += unrealized - self._unrealized.get(symbol, ZERO)
         self._unrealized[symbol] = unrealized

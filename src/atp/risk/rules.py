@@ -1,9 +1,10 @@
 """The six rule types, as small pure functions of an `OrderContext`.
 
 Each returns a `RiskCheck` whose `rule` is a stable machine-readable code and whose message a
-person can act on ("position cap AAPL 500 would become 700"). Orders that move a position
-towards flat pass the exposure rules (caps, buckets, concentration) even when a limit is
-already exceeded, so a breach can always be traded out of.
+person can act on ("position cap AAPL 500 would become 700"). Passing checks carry a short
+fixed message and the figures in `limit`/`observed`: formatting them costs the hot path.
+Orders that move a position towards flat pass the exposure rules (caps, buckets,
+concentration) even when a limit is already exceeded, so a breach can always be traded out of.
 
 Codes, by rule type:
     daily_loss                                   max daily loss
@@ -78,12 +79,7 @@ def check_daily_loss(ctx: OrderContext, config: DailyLossConfig, *, latched: boo
     if limit is None:
         return _ok(DAILY_LOSS, "max daily loss off", None, ctx.day_pnl)
     if not latched:
-        return _ok(
-            DAILY_LOSS,
-            f"day P&L {money(ctx.day_pnl)} within loss limit {money(limit)}",
-            -limit,
-            ctx.day_pnl,
-        )
+        return _ok(DAILY_LOSS, "day P&L within loss limit", -limit, ctx.day_pnl)
     if config.action is TradingState.REDUCING and ctx.reduces:
         return _ok(
             DAILY_LOSS,
@@ -115,7 +111,7 @@ def check_symbol_block(ctx: OrderContext, *, blocked: bool) -> RiskCheck:
             None,
             None,
         )
-    return _ok(SYMBOL_BLOCKED, f"{ctx.symbol} not blocked", None, None)
+    return _ok(SYMBOL_BLOCKED, "symbol not blocked", None, None)
 
 
 def check_position_quantity(ctx: OrderContext, cap: InstrumentCap) -> RiskCheck:
@@ -123,7 +119,7 @@ def check_position_quantity(ctx: OrderContext, cap: InstrumentCap) -> RiskCheck:
     limit = cap.max_quantity
     observed = abs(ctx.after)
     if limit is None:
-        return _ok(POSITION_CAP_QUANTITY, f"no quantity cap on {ctx.symbol}", None, observed)
+        return _ok(POSITION_CAP_QUANTITY, "no quantity cap", None, observed)
     if ctx.increases and observed > limit:
         return _fail(
             POSITION_CAP_QUANTITY,
@@ -131,12 +127,7 @@ def check_position_quantity(ctx: OrderContext, cap: InstrumentCap) -> RiskCheck:
             limit,
             observed,
         )
-    return _ok(
-        POSITION_CAP_QUANTITY,
-        f"position {ctx.symbol} {qty(observed)} within cap {qty(limit)}",
-        limit,
-        observed,
-    )
+    return _ok(POSITION_CAP_QUANTITY, "position within quantity cap", limit, observed)
 
 
 def check_position_notional(ctx: OrderContext, cap: InstrumentCap) -> RiskCheck:
@@ -144,7 +135,7 @@ def check_position_notional(ctx: OrderContext, cap: InstrumentCap) -> RiskCheck:
     limit = cap.max_notional
     observed = ctx.symbol_value_after
     if limit is None:
-        return _ok(POSITION_CAP_NOTIONAL, f"no notional cap on {ctx.symbol}", None, observed)
+        return _ok(POSITION_CAP_NOTIONAL, "no notional cap", None, observed)
     if ctx.increases and observed > limit:
         return _fail(
             POSITION_CAP_NOTIONAL,
@@ -152,18 +143,13 @@ def check_position_notional(ctx: OrderContext, cap: InstrumentCap) -> RiskCheck:
             limit,
             observed,
         )
-    return _ok(
-        POSITION_CAP_NOTIONAL,
-        f"notional {ctx.symbol} {money(observed)} within cap {money(limit)}",
-        limit,
-        observed,
-    )
+    return _ok(POSITION_CAP_NOTIONAL, "position within notional cap", limit, observed)
 
 
 def check_correlation_bucket(ctx: OrderContext, limit: Decimal | None) -> RiskCheck:
     """Refuses an order that would take its bucket's gross exposure past the bucket's cap."""
     if ctx.bucket is None or limit is None:
-        return _ok(CORRELATION_BUCKET, f"{ctx.symbol} in no capped bucket", limit, None)
+        return _ok(CORRELATION_BUCKET, "symbol in no capped bucket", limit, None)
     observed = ctx.bucket_gross_after
     if ctx.increases and observed > limit:
         return _fail(
@@ -173,12 +159,7 @@ def check_correlation_bucket(ctx: OrderContext, limit: Decimal | None) -> RiskCh
             limit,
             observed,
         )
-    return _ok(
-        CORRELATION_BUCKET,
-        f"bucket {ctx.bucket} gross {money(observed)} within cap {money(limit)}",
-        limit,
-        observed,
-    )
+    return _ok(CORRELATION_BUCKET, f"bucket {ctx.bucket} within its cap", limit, observed)
 
 
 def check_velocity(ctx: OrderContext, config: VelocityConfig) -> RiskCheck:
@@ -198,12 +179,7 @@ def check_velocity(ctx: OrderContext, config: VelocityConfig) -> RiskCheck:
                 Decimal(limit),
                 Decimal(count + 1),
             )
-    return _ok(
-        ORDER_VELOCITY,
-        f"{agent_second + 1} orders in 1s and {agent_minute + 1} in 60s by {ctx.agent_key}",
-        None,
-        Decimal(agent_minute + 1),
-    )
+    return _ok(ORDER_VELOCITY, "order velocity within limits", None, None)
 
 
 def check_concentration_gross(ctx: OrderContext, config: ConcentrationConfig) -> RiskCheck:
@@ -220,7 +196,7 @@ def check_concentration_gross(ctx: OrderContext, config: ConcentrationConfig) ->
             limit,
             share,
         )
-    return _ok(CONCENTRATION_GROSS, f"{ctx.symbol} {share:.1%} of gross exposure", limit, share)
+    return _ok(CONCENTRATION_GROSS, "share of gross exposure within limit", limit, share)
 
 
 def check_concentration_equity(ctx: OrderContext, config: ConcentrationConfig) -> RiskCheck:
@@ -246,4 +222,4 @@ def check_concentration_equity(ctx: OrderContext, config: ConcentrationConfig) -
             limit,
             share,
         )
-    return _ok(CONCENTRATION_EQUITY, f"{ctx.symbol} {share:.1%} of equity", limit, share)
+    return _ok(CONCENTRATION_EQUITY, "share of equity within limit", limit, share)

@@ -27,11 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     audit = subparsers.add_parser("audit", help="verify, trace and query the audit trail")
     commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = commands.add_parser("verify", help="check the whole hash chain")
-    verify.set_defaults(handler=_handler(_verify))
+    verify.set_defaults(handler=_handler(_verify), audit_run=_verify)
     trace = commands.add_parser("trace", help="the causal chain of one order")
     trace.add_argument("order_id", help="client order id or venue order id")
     trace.add_argument("--json", action="store_true", help="print the steps as JSON")
-    trace.set_defaults(handler=_handler(_trace))
+    trace.set_defaults(handler=_handler(_trace), audit_run=_trace)
     query = commands.add_parser("query", help="list entries matching every filter")
     query.add_argument("--type", dest="kind", help="event type, e.g. decisions.meta")
     query.add_argument("--symbol")
@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     query.add_argument("--since", type=_moment, help="event time from (ISO 8601 with zone)")
     query.add_argument("--until", type=_moment, help="event time until (exclusive)")
     query.add_argument("--limit", type=int, default=100)
-    query.set_defaults(handler=_handler(_query))
+    query.set_defaults(handler=_handler(_query), audit_run=_query)
 
 
 def _moment(value: str) -> datetime:

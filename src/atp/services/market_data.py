@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from datetime import date, datetime
@@ -39,7 +38,8 @@ from atp.core.events import ControlAction, envelope_for
 from atp.core.ids import derive_id
 from atp.marketdata.align import BarBatch, align
 from atp.marketdata.catalog import DEFAULT_TIMEZONE, find_data_file, load_bars
-from atp.marketdata.replay import Pacer, ReplayCursor, ReplayPlan
+from atp.marketdata.cursor_file import load_cursor, save_cursor
+from atp.marketdata.replay import Pacer, ReplayPlan
 from atp.marketdata.timeparse import exchange_zone
 from atp.services.settings import AtpSettings
 from atp.telemetry.metrics import BusMetrics, new_registry
@@ -144,7 +144,7 @@ class MarketDataService:
             start=_session_start(config.start, config.timezone),
             end=_session_end(config.end, config.timezone),
             warmup_steps=config.warmup_bars,
-            cursor=self._load_cursor(),
+            cursor=load_cursor(self._cursor_path, self._fingerprint),
         )
         self.pacer = Pacer(config.speed, now=monotonic(), steps_done=self.plan.steps_done)
         self.paused = False
@@ -297,33 +297,8 @@ class MarketDataService:
     async def _readiness(self) -> dict[str, bool]:
         return {"nats": bool(getattr(self._bus, "is_connected", True)), "data": bool(self._batches)}
 
-    def _load_cursor(self) -> ReplayCursor | None:
-        try:
-            saved = json.loads(self._cursor_path.read_text())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable cursor %s: %s", self._cursor_path, exc)
-            return None
-        if saved.get("fingerprint") != self._fingerprint:
-            log.info(
-                "cursor %s is for other data or start; replaying from start", self._cursor_path
-            )
-            return None
-        last = saved.get("last_bar_time")
-        cursor = ReplayCursor(datetime.fromisoformat(last) if last else None)
-        log.info("resuming replay after %s", cursor.last_bar_time)
-        return cursor
-
     def _save_cursor(self) -> None:
-        last = self.plan.cursor.last_bar_time
-        body = {
-            "version": 1,
-            "fingerprint": self._fingerprint,
-            "files": self.files,
-            "last_bar_time": last.isoformat() if last else None,
-        }
-        _write_atomically(self._cursor_path, json.dumps(body, indent=2).encode())
+        save_cursor(self._cursor_path, self._fingerprint, self.plan.cursor, self.files)
         self._last_save = self._monotonic()
 
 
@@ -424,19 +399,3 @@ def _fingerprint(files: list[str], config: MarketDataSettings) -> str:
         [files, str(config.start), config.warmup_bars, config.price_basis, config.timezone]
     )
     return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Writes `data` so that `path` holds either the old or the new content, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    with temporary.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

@@ -21,24 +21,22 @@ from atp.core.events import (
     ControlAction,
     MarketSignal,
     OrderUpdate,
-    RiskCheck,
     RiskViolation,
     TradingStateChanged,
 )
-from atp.core.ids import Symbol, derive_id
+from atp.core.ids import Symbol
 from atp.core.money import ZERO
 from atp.core.proposals import OrderProposal, RiskVerdict
-from atp.risk import rules
+from atp.risk import records, rules
 from atp.risk.config import RiskEngineConfig
-from atp.risk.context import OrderContext, money, order_context
+from atp.risk.context import OrderContext, order_context
 from atp.risk.correlation import ReturnCorrelations
 from atp.risk.exposure import ExposureBook
 from atp.risk.pending import PendingOrders, ttl
 from atp.risk.velocity import VelocityWindows
 
 ENGINE_ACTOR = "risk-engine"
-SERVICE = "risk"
-RESTORING = "risk_restoring"
+SERVICE = records.SERVICE
 
 
 class RiskEngine:
@@ -139,7 +137,9 @@ class RiskEngine:
             rules.check_concentration_equity(ctx, config.concentration),
         )
         violations = tuple(
-            self._violation(proposal, check, now) for check in checks if not check.passed
+            records.order_violation(proposal, check, self.state, now)
+            for check in checks
+            if not check.passed
         )
         approved = not violations
         if approved:
@@ -171,32 +171,12 @@ class RiskEngine:
         )
 
     def _refuse_restoring(self, proposal: OrderProposal, now: datetime) -> RiskVerdict:
-        check = RiskCheck(
-            rule=RESTORING,
-            passed=False,
-            message="risk engine is rebuilding its state after a start; nothing passes yet",
-            limit=None,
-            observed=None,
-        )
-        violation = self._violation(proposal, check, now)
+        violation = records.order_violation(proposal, records.RESTORING_CHECK, self.state, now)
         return RiskVerdict(
-            approved=False, checks=(check,), violations=(violation,), trading_state=self.state
-        )
-
-    def _violation(self, proposal: OrderProposal, check: RiskCheck, now: datetime) -> RiskViolation:
-        return RiskViolation(
-            violation_id=derive_id("violation", proposal.proposal_id, check.rule),
-            rule=check.rule,
-            message=check.message,
-            symbol=proposal.symbol,
-            agent_id=proposal.agent_id,
-            decision_id=proposal.decision_id,
-            client_order_id=proposal.client_order_id,
-            limit=check.limit,
-            observed=check.observed,
-            action_taken="order_refused",
+            approved=False,
+            checks=(records.RESTORING_CHECK,),
+            violations=(violation,),
             trading_state=self.state,
-            occurred_at=now,
         )
 
     def _remember(self, violations: tuple[RiskViolation, ...]) -> None:
@@ -424,25 +404,14 @@ class RiskEngine:
             return
         self.loss_latched = True
         action = self._config.daily_loss.action
-        violation = RiskViolation(
-            violation_id=derive_id(
-                "violation",
-                rules.DAILY_LOSS,
-                self.trading_day.isoformat(),
-                format(self.day_start_pnl, "f"),
-            ),
-            rule=rules.DAILY_LOSS,
-            message=f"daily loss {money(-day_pnl)} reached limit {money(limit)}: trading "
-            f"moves to {action.value}",
-            symbol=None,
-            agent_id=None,
-            decision_id=None,
-            client_order_id=None,
-            limit=-limit,
-            observed=day_pnl,
-            action_taken=action.value,
-            trading_state=action if not self.kill_switch else TradingState.HALTED,
-            occurred_at=now,
+        violation = records.loss_violation(
+            trading_day=self.trading_day,
+            day_start_pnl=self.day_start_pnl,
+            day_pnl=day_pnl,
+            limit=limit,
+            action=action,
+            state=action if not self.kill_switch else TradingState.HALTED,
+            now=now,
         )
         self._remember((violation,))
         self._outbox.append(violation)
@@ -460,17 +429,17 @@ class RiskEngine:
         now = self._clock.now()
         self._sequence += 1
         self._outbox.append(
-            TradingStateChanged(
-                change_id=derive_id("risk-state", now.isoformat(), str(self._sequence), reason),
-                previous_state=previous,
+            records.state_change(
+                previous=previous,
                 state=state,
                 kill_switch=self.kill_switch,
                 loss_breached=self.loss_latched,
                 reason=reason,
                 rule=rule,
                 actor=actor,
-                trading_day=self.trading_day.isoformat(),
-                changed_at=now,
+                trading_day=self.trading_day,
+                sequence=self._sequence,
+                now=now,
             )
         )
 
@@ -478,12 +447,7 @@ class RiskEngine:
         now = self._clock.now()
         self._sequence += 1
         self._outbox.append(
-            ControlAction(
-                action_id=derive_id("risk-control", action, now.isoformat(), str(self._sequence)),
-                service=SERVICE,
-                action=action,
-                parameters=parameters,
-                actor=actor,
-                occurred_at=now,
+            records.control_record(
+                action, parameters, actor=actor, sequence=self._sequence, now=now
             )
         )

@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 
+_RECONNECT_WAIT = 0.5
+"""Seconds between two connection attempts to one server."""
+
 
 class NatsBus:
     """Publishes to JetStream, runs durable consumers, and serves request/reply on core NATS."""
@@ -49,6 +52,7 @@ class NatsBus:
         self,
         client: Client,
         *,
+        connection_log: _ConnectionLog,
         metrics: BusMetrics,
         clock: Clock,
         max_deliver: int,
@@ -62,6 +66,7 @@ class NatsBus:
     ) -> None:
         """Wraps a connected client; use `NatsBus.connect` rather than this."""
         self._nc = client
+        self._connection_log = connection_log
         self._js = client.jetstream()
         self._metrics = metrics
         self._clock = clock
@@ -118,24 +123,32 @@ class NatsBus:
             VenueUnavailable: no server answered.
         """
         urls = [url.strip() for url in servers.split(",") if url.strip()]
+        connection_log = _ConnectionLog(client_name)
+        # nats-py applies the reconnect bound to the first connection too: unbounded, a wrong
+        # URL would hang the service at start. So the first connection gets about
+        # connect_timeout worth of attempts per server, and only then is the bound lifted.
+        first_attempts = max(1, round(connect_timeout / _RECONNECT_WAIT))
         try:
             client = await nats.connect(
                 servers=urls,
                 name=client_name,
                 ping_interval=1,
                 max_outstanding_pings=2,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
+                max_reconnect_attempts=first_attempts,
+                reconnect_time_wait=_RECONNECT_WAIT,
                 connect_timeout=connect_timeout,
                 allow_reconnect=True,
-                error_cb=_log_error,
-                disconnected_cb=_log_disconnected,
-                reconnected_cb=_log_reconnected,
+                error_cb=connection_log.on_error,
+                disconnected_cb=connection_log.on_disconnected,
+                reconnected_cb=connection_log.on_reconnected,
             )
         except (TimeoutError, OSError, nats.errors.Error) as exc:
             raise VenueUnavailable(f"cannot connect to NATS at {servers}: {exc!r}") from exc
+        # Once connected, never give up reconnecting (FIELD-NOTES: outages and failovers pass).
+        client.options["max_reconnect_attempts"] = -1
         bus = cls(
             client,
+            connection_log=connection_log,
             metrics=metrics,
             clock=clock or SystemClock(),
             max_deliver=max_deliver,
@@ -310,6 +323,7 @@ class NatsBus:
         if self._closed:
             return
         self._closed = True
+        self._connection_log.closing = True
         await asyncio.gather(*(s.stop() for s in self._subscriptions.values()))
         self._subscriptions.clear()
         try:
@@ -372,13 +386,19 @@ class NatsBus:
                           message_id=message_id)  # fmt: skip
 
 
-async def _log_error(exc: Exception) -> None:
-    log.warning("NATS: %r", exc)
+class _ConnectionLog:
+    """Logs the connection's ups and downs, but not the disconnect that `close()` causes."""
 
+    def __init__(self, client_name: str) -> None:
+        self.client_name = client_name
+        self.closing = False
 
-async def _log_disconnected() -> None:
-    log.warning("NATS: disconnected; reconnecting")
+    async def on_error(self, exc: Exception) -> None:
+        log.warning("NATS (%s): %r", self.client_name, exc)
 
+    async def on_disconnected(self) -> None:
+        if not self.closing:
+            log.warning("NATS (%s): disconnected; reconnecting", self.client_name)
 
-async def _log_reconnected() -> None:
-    log.info("NATS: reconnected")
+    async def on_reconnected(self) -> None:
+        log.info("NATS (%s): reconnected", self.client_name)

@@ -104,6 +104,7 @@ class BrokerAdaptersService:
             )
         for adapter in self.engine.adapters.values():
             await adapter.connect()
+        await self.paper.resume()
         await self._bus.subscribe(
             SIGNALS_NORMALIZED, durable=MARKS_DURABLE, handler=self.engine.on_signal
         )

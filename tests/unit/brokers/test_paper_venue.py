@@ -236,3 +236,26 @@ def test_cash_plus_positions_at_the_last_price_is_equity_to_the_cent_and_never_n
         # Average cost is a quotient, so P&L agrees with equity to the cent, not beyond.
         pnl = ledger.realized_pnl + ledger.unrealized_pnl
         assert abs(ledger.equity - ledger.initial_cash - pnl) < Decimal("0.01")
+
+
+def test_a_buy_costing_exactly_the_cash_fills_in_full() -> None:
+    paper, _ = venue(initial_cash=Decimal(1000))
+    paper.on_signal(bar(0, "100", "100", "100", "100"))
+    assert paper.submit(order(1, quantity="10"))[-1].status is OrderStatus.FILLED
+    assert paper.ledger.cash == 0
+
+
+def test_a_restart_that_caught_an_order_half_way_carries_it_on_once() -> None:
+    paper, clock = venue()
+    paper.on_signal(bar(0, "100", "100", "100", "100"))
+    done = paper.submit(order(1))
+    half_way = paper.submit(order(2))[:1]  # only NEW was published before the crash
+    restarted = PaperVenue(paper.config, clock=clock)
+    restarted.restore(done + half_way)
+    resumed = restarted.resume()
+    assert [(u.client_order_id, u.status) for u in resumed] == [
+        ("c2", OrderStatus.ACCEPTED),
+        ("c2", OrderStatus.FILLED),
+    ]
+    assert restarted.ledger.quantity(AAPL) == 20
+    assert restarted.submit(order(2)) == []

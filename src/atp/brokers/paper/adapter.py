@@ -49,6 +49,11 @@ class PaperAdapter:
         async with self._lock:
             await self._emit(self.paper.on_signal(signal))
 
+    async def resume(self) -> None:
+        """Carries on with orders a restart caught half-way, streaming what happens."""
+        async with self._lock:
+            await self._emit(self.paper.resume())
+
     async def submit(self, request: OrderRequest) -> Order:
         """Submits to the venue (once per client order id) and streams its updates."""
         async with self._lock:

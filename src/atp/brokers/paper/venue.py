@@ -35,7 +35,7 @@ from atp.core.clock import Clock
 from atp.core.enums import OrderStatus, OrderType, Side, TimeInForce
 from atp.core.errors import Conflict
 from atp.core.events import Fill, MarketSignal, OrderUpdate
-from atp.core.ids import ClientOrderId, FillId, OrderId, Symbol, derive_id
+from atp.core.ids import ClientOrderId, FillId, OrderId, SignalId, Symbol, derive_id
 from atp.core.money import CENT, ZERO, normalize
 from atp.portfolio.ledger import Ledger
 
@@ -106,6 +106,28 @@ class PaperVenue:
         order_id = OrderId(derive_id("paper-order", self.venue, request.client_order_id))
         created = self.tracker.create(request, order_id=order_id, at=now)
         updates = [created] if created is not None else []
+        return updates + self._admit(request)
+
+    def resume(self) -> list[OrderUpdate]:
+        """Carries on with orders a restart caught half-way: admits NEW ones, works the rest.
+
+        Call once after `restore`; an order left NEW is checked and accepted (or rejected)
+        as `submit` would have, and in `last_price` mode every open order gets its look at
+        the latest price.
+        """
+        updates: list[OrderUpdate] = []
+        for order in self.tracker.open_orders():
+            if order.status is OrderStatus.NEW:
+                updates += self._admit(order.request)
+            elif self.config.fill_on == "last_price":
+                bar = self._bars.get(order.request.symbol) or self._mark_bar(order.request.symbol)
+                if bar is not None and order.client_order_id in self._working:
+                    updates += self._work(order, PriceRange.at(bar.close), bar.close, bar)
+        return updates
+
+    def _admit(self, request: OrderRequest) -> list[OrderUpdate]:
+        now = self._clock.now()
+        updates: list[OrderUpdate] = []
         refusal = self._refusal(request)
         status = OrderStatus.REJECTED if refusal is not None else OrderStatus.ACCEPTED
         moved = self.tracker.move(request.client_order_id, status, at=now, reason=refusal)
@@ -114,11 +136,33 @@ class PaperVenue:
         if refusal is not None:
             return updates
         self._working[request.client_order_id] = _Working()
-        bar = self._bars.get(request.symbol)
+        bar = self._bars.get(request.symbol) or self._mark_bar(request.symbol)
         if self.config.fill_on == "last_price" and bar is not None:
             order = self.tracker.require(request.client_order_id)
             updates += self._work(order, PriceRange.at(bar.close), bar.close, bar)
         return updates
+
+    def _mark_bar(self, symbol: Symbol) -> MarketSignal | None:
+        """A stand-in bar at the last booked price, for a symbol not seen since a restart.
+
+        It is used for one immediate fill and never stored, so the next real bar (whatever its
+        timestamp) still counts. Zero volume: no volume cap applies to it.
+        """
+        price = self.ledger.last_price(symbol)
+        if price is None:
+            return None
+        return MarketSignal(
+            signal_id=SignalId(f"mark:{symbol}"),
+            symbol=symbol,
+            timeframe="mark",
+            timestamp=self._clock.now(),
+            open=price,
+            high=price,
+            low=price,
+            close=price,
+            volume=ZERO,
+            feed="restored",
+        )
 
     def cancel(self, client_order_id: ClientOrderId) -> list[OrderUpdate]:
         """Cancels an open order at once (paper has no cancel latency)."""

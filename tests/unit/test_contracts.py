@@ -110,7 +110,9 @@ def test_every_subject_has_a_schema_file_and_every_file_a_subject() -> None:
 
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
@@ -137,7 +139,9 @@ def _strategy_for(tp: Any) -> st.SearchStrategy[Any]:
     if isinstance(tp, type) and issubclass(tp, Enum):
         return st.sampled_from(list(tp))
     if tp is Decimal:
-        return st.decimals(allow_nan=False, allow_infinity=False, places=6, min_value=-(10**9), max_value=10**9)
+        return st.decimals(
+            allow_nan=False, allow_infinity=False, places=6, min_value=-(10**9), max_value=10**9
+        )
     if tp is datetime:
         return st.datetimes(
             min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)

@@ -85,7 +85,10 @@ def from_wire(annotation: Any, data: Any) -> Any:
         if dataclasses.is_dataclass(annotation):
             hints = _hints(annotation)
             return annotation(
-                **{f.name: from_wire(hints[f.name], data[f.name]) for f in dataclasses.fields(annotation)}
+                **{
+                    f.name: from_wire(hints[f.name], data[f.name])
+                    for f in dataclasses.fields(annotation)
+                }
             )
         if issubclass(annotation, Enum):
             return annotation(data)

@@ -16,8 +16,8 @@ from typing import Any
 from atp.bus import codec
 from atp.bus.dead_letter import HANDLER_FAILED, INVALID, DeadLetter
 from atp.core.clock import Clock, SystemClock
-from atp.core.events import Envelope
 from atp.core.errors import VenueUnavailable
+from atp.core.events import Envelope
 from atp.core.ports import EventHandler, RequestHandler
 from atp.telemetry.metrics import BusMetrics, new_registry
 
@@ -119,7 +119,7 @@ class InMemoryBus:
                 self._queue.append((consumer, envelope, None))
         await self._drain()
 
-    async def request(self, subject: str, data: bytes, *, timeout: float) -> bytes:
+    async def request(self, subject: str, data: bytes, *, timeout: float) -> bytes:  # noqa: ASYNC109
         """Calls the responder of `subject` directly; no responder is an unavailable venue."""
         handler = self._responders.get(subject)
         if handler is None:
@@ -158,7 +158,10 @@ class InMemoryBus:
                 self._metrics.handler_errors.labels(consumer.subject).inc()
                 log.warning(
                     "handler %s failed on %s (attempt %d): %s",
-                    consumer.durable, envelope.event_id, attempt, exc,
+                    consumer.durable,
+                    envelope.event_id,
+                    attempt,
+                    exc,
                 )
                 if attempt == self._max_deliver:
                     data = raw if raw is not None else codec.encode(envelope)

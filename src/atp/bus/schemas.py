@@ -17,7 +17,7 @@ BASE_URI = "https://atp.dev/schemas/"
 _format_checker = FormatChecker()
 
 
-@_format_checker.checks("date-time", raises=ValueError)
+@_format_checker.checks("date-time", raises=ValueError)  # type: ignore[untyped-decorator]
 def _is_aware_datetime(value: object) -> bool:
     """RFC 3339 date-times must carry an offset; a naive time is refused, never guessed."""
     if not isinstance(value, str):

@@ -65,6 +65,7 @@ def stream_for(subject: str) -> str:
             return name
     raise KeyError(f"no stream stores subject {subject!r}")
 
+
 # Request/reply subjects live outside every stream's subject space, so JetStream never
 # captures (and never acknowledges) a request.
 RPC_RISK_CHECK = "rpc.risk.check"

@@ -77,8 +77,13 @@ class OrderStatus(StrEnum):
 
 
 _TERMINAL = frozenset(
-    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REPLACED, OrderStatus.REJECTED,
-     OrderStatus.EXPIRED}
+    {
+        OrderStatus.FILLED,
+        OrderStatus.CANCELED,
+        OrderStatus.REPLACED,
+        OrderStatus.REJECTED,
+        OrderStatus.EXPIRED,
+    }
 )
 
 

@@ -49,7 +49,7 @@ def round_cents(value: Decimal) -> Decimal:
 def normalize(value: Decimal) -> Decimal:
     """Strips trailing zeros without switching to exponent notation for integers."""
     normalized = value.normalize()
-    sign, digits, exponent = normalized.as_tuple()
+    exponent = normalized.as_tuple().exponent
     if isinstance(exponent, int) and exponent > 0:
         return normalized.quantize(Decimal(1))
     return normalized

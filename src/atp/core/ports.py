@@ -47,7 +47,7 @@ RequestHandler = Callable[[bytes], Awaitable[bytes]]
 class Rpc(Protocol):
     """Request/reply between services (core NATS, never stored): used for pre-trade checks."""
 
-    async def request(self, subject: str, data: bytes, *, timeout: float) -> bytes:
+    async def request(self, subject: str, data: bytes, *, timeout: float) -> bytes:  # noqa: ASYNC109
         """Sends `data` and returns the reply; raises VenueUnavailable on timeout."""
         ...
 

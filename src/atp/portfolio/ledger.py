@@ -109,9 +109,7 @@ class Ledger:
         old = position.quantity
         if old == 0 or (old > 0) == (signed > 0):
             new_quantity = old + signed
-            position.average_cost = (
-                old * position.average_cost + signed * price
-            ) / new_quantity
+            position.average_cost = (old * position.average_cost + signed * price) / new_quantity
             position.quantity = new_quantity
         else:
             closed = min(abs(old), quantity)

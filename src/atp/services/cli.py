@@ -1,9 +1,9 @@
 """The `atp` command: run the platform, one service, a backtest, or audit checks.
 
-    atp up                      every service, on the embedded defaults unless configured
-    atp serve <service>         one service (market-data, agents, meta-agent, ...)
-    atp backtest run ...        a backtest in this process (see `atp backtest run --help`)
-    atp audit verify|trace|...  the audit trail
+atp up                      every service, on the embedded defaults unless configured
+atp serve <service>         one service (market-data, agents, meta-agent, ...)
+atp backtest run ...        a backtest in this process (see `atp backtest run --help`)
+atp audit verify|trace|...  the audit trail
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ def _run_up(_args: argparse.Namespace) -> int:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from atp.services.runtime import configure_logging, serve
     from atp.services.embedded_nats import EmbeddedNats
+    from atp.services.runtime import configure_logging, serve
 
     settings = AtpSettings()
     configure_logging(settings)

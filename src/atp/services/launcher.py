@@ -50,7 +50,9 @@ async def run_platform(settings: AtpSettings) -> int:
         )
         await asyncio.to_thread(embedded.start)
         env["ATP_NATS_URL"] = embedded.url
-        print(f"[launcher] embedded nats-server on {embedded.url} (data in {settings.var_dir}/nats)")
+        print(
+            f"[launcher] embedded nats-server on {embedded.url} (data in {settings.var_dir}/nats)"
+        )
     else:
         print(f"[launcher] using NATS at {settings.nats_url}")
     print(f"[launcher] database: {_redact(settings.effective_database_url)}")
@@ -76,7 +78,11 @@ async def run_platform(settings: AtpSettings) -> int:
 
 async def _spawn(child: _Child, env: dict[str, str]) -> None:
     child.process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "atp", "serve", child.entry.name,
+        sys.executable,
+        "-m",
+        "atp",
+        "serve",
+        child.entry.name,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env=env,

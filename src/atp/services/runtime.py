@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 from typing import Protocol
 
 import uvicorn
@@ -31,6 +33,15 @@ class Service(Protocol):
         ...
 
 
+class _QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to us, so the service stops in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Installs nothing: `serve` handles SIGINT/SIGTERM on the event loop."""
+        yield
+
+
 def configure_logging(settings: AtpSettings) -> None:
     """One log format for every service: time, level, logger, message."""
     logging.basicConfig(
@@ -48,8 +59,7 @@ async def serve(service: Service, settings: AtpSettings) -> None:
         log_level="warning",
         lifespan="off",
     )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = _QuietServer(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -18,31 +18,41 @@ class BusMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.published = Counter(
-            "atp_bus_published_total", "Events published, by subject.", ["subject"],
+            "atp_bus_published_total",
+            "Events published, by subject.",
+            ["subject"],
             registry=registry,
         )
         self.consumed = Counter(
-            "atp_bus_consumed_total", "Events handled and acknowledged, by subject.", ["subject"],
+            "atp_bus_consumed_total",
+            "Events handled and acknowledged, by subject.",
+            ["subject"],
             registry=registry,
         )
         self.duplicates = Counter(
             "atp_bus_duplicates_total",
             "Publishes the bus recognised as duplicates of a stored event, by subject.",
-            ["subject"], registry=registry,
+            ["subject"],
+            registry=registry,
         )
         self.handler_errors = Counter(
             "atp_bus_handler_errors_total",
             "Deliveries whose handler raised (the event is redelivered), by subject.",
-            ["subject"], registry=registry,
+            ["subject"],
+            registry=registry,
         )
         self.dead_letters = Counter(
             "atp_bus_dead_letters_total",
             "Messages sent to the dead-letter subject, by original subject and reason kind.",
-            ["subject", "reason"], registry=registry,
+            ["subject", "reason"],
+            registry=registry,
         )
         self.handle_seconds = Histogram(
-            "atp_bus_handle_seconds", "Time a handler took per event, by subject.", ["subject"],
-            buckets=LATENCY_BUCKETS, registry=registry,
+            "atp_bus_handle_seconds",
+            "Time a handler took per event, by subject.",
+            ["subject"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
         )
 
 

@@ -100,6 +100,8 @@ class NatsBus:
         fetch_timeout: float = 1.0,
         redelivery_delay: float = 0.1,
         connect_timeout: float = 5.0,
+        ping_interval: float = 1.0,
+        max_outstanding_pings: int = 2,
     ) -> NatsBus:
         """Connects to NATS and makes sure every ATP stream exists.
 
@@ -118,6 +120,10 @@ class NatsBus:
             fetch_timeout: seconds one idle fetch waits for events (bounds stale pull requests).
             redelivery_delay: seconds before an event whose handler raised comes back.
             connect_timeout: seconds to wait for the first connection.
+            ping_interval: seconds between client pings. With `max_outstanding_pings` it bounds
+                how long a dead or partitioned server goes unnoticed (about 2.5 s by default);
+                a process that blocks its event loop for longer than that gets reconnected.
+            max_outstanding_pings: unanswered pings before the connection counts as stale.
 
         Raises:
             VenueUnavailable: no server answered.
@@ -132,8 +138,8 @@ class NatsBus:
             client = await nats.connect(
                 servers=urls,
                 name=client_name,
-                ping_interval=1,
-                max_outstanding_pings=2,
+                ping_interval=ping_interval,
+                max_outstanding_pings=max_outstanding_pings,
                 max_reconnect_attempts=first_attempts,
                 reconnect_time_wait=_RECONNECT_WAIT,
                 connect_timeout=connect_timeout,

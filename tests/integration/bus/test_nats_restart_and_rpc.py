@@ -63,18 +63,15 @@ async def test_connected_consumer_carries_on_after_a_server_restart(
     assert [e.event_id for e in received] == [signal(symbol, d).event_id for d in (0, 1)]
 
 
-async def test_request_gets_the_responders_answer(nats_bus: NatsBus, nats_server: str) -> None:
+async def test_request_gets_the_responders_answer(nats_bus: NatsBus) -> None:
     subject = f"rpc.test.echo{uuid.uuid4().hex[:8]}"
 
     async def shout(data: bytes) -> bytes:
         return data.upper()
 
-    responder = await _connect(nats_server, "responder")
-    try:
-        await responder.respond(subject, shout)
-        assert await nats_bus.request(subject, b"buy 10 aapl", timeout=2) == b"BUY 10 AAPL"
-    finally:
-        await responder.close()
+    await nats_bus.respond(subject, shout)
+
+    assert await nats_bus.request(subject, b"buy 10 aapl", timeout=2) == b"BUY 10 AAPL"
 
 
 async def test_request_nobody_answers_is_venue_unavailable(nats_bus: NatsBus) -> None:

@@ -111,18 +111,21 @@ class _Sums:
 
 def _sum(ballots: Sequence[Ballot], units: _Units, *, weighted: bool) -> _Sums:
     sums = _Sums()
+    plain_weights = units is _weight_units
     for ballot in ballots:
-        if weighted and _weight_units(ballot) <= 0:
+        weight = round(ballot.weight * MICRO) if weighted else 1
+        if weight <= 0:
             # A zero-weight agent is no voter in weighted votes; it cannot sway them.
             continue
-        if ballot.action is None:
-            sums.abstain += _weight_units(ballot) if weighted else 1
+        action = ballot.action
+        if action is None:
+            sums.abstain += weight
             continue
         sums.voters += 1
-        unit = units(ballot)
-        if ballot.action is Action.BUY:
+        unit = weight if plain_weights or not weighted else units(ballot)
+        if action is Action.BUY:
             sums.buy += unit
-        elif ballot.action is Action.SELL:
+        elif action is Action.SELL:
             sums.sell += unit
         else:
             sums.hold += unit

@@ -1,0 +1,200 @@
+"""Benchmarks of the meta-agent: the pure vote path, and last intent -> decisions.meta over NATS.
+
+Run: `.venv/bin/python bench/meta_agent.py` (starts its own nats-server on a free port).
+Prints figures; asserts nothing. Targets (issue 3): >= 100,000 decisions/s in-process,
+p99 < 5 ms over NATS at 1,000 intents/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import socket
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from atp.bus.nats import NatsBus
+from atp.bus.subjects import DECISIONS_META
+from atp.core.clock import SystemClock
+from atp.core.enums import Action, OrderType, TradingState
+from atp.core.events import Envelope, OrderIntent, envelope_for
+from atp.core.ids import AgentId, IntentId, SignalId, Symbol, derive_id
+from atp.core.proposals import OrderProposal, RiskVerdict
+from atp.meta.config import VOTING_STRATEGIES, AgentConfig, MetaAgentConfig, VotingConfig
+from atp.meta.coordinator import MetaCoordinator
+from atp.meta.voting import Ballot, vote
+from atp.services.embedded_nats import EmbeddedNats
+from atp.services.meta_agent import bootstrap
+from atp.services.settings import AtpSettings
+from atp.telemetry.metrics import BusMetrics, new_registry
+
+AGENTS = [AgentId(f"agent-{i}") for i in range(10)]
+SYMBOLS = [Symbol(f"S{i:03d}") for i in range(500)]
+NOW = datetime(2024, 1, 2, tzinfo=UTC)
+
+
+class ApproveAll:
+    """A gate that approves everything, so the figures are the meta-agent's own."""
+
+    def check(self, proposal: OrderProposal) -> RiskVerdict:
+        return RiskVerdict(True, (), (), TradingState.ACTIVE)
+
+
+def _ballots(rng: random.Random) -> list[Ballot]:
+    actions = [Action.BUY, Action.BUY, Action.SELL, Action.HOLD, None]
+    return [
+        Ballot(
+            agent,
+            rng.choice(actions),
+            Decimal(rng.randint(1, 500)),
+            rng.random(),
+            rng.uniform(0.5, 2.0),
+        )
+        for agent in AGENTS
+    ]
+
+
+def bench_vote(rounds: int) -> None:
+    rng = random.Random(7)
+    windows = [_ballots(rng) for _ in SYMBOLS]
+    for strategy in VOTING_STRATEGIES:
+        started = time.perf_counter()
+        for _ in range(rounds):
+            for ballots in windows:
+                vote(strategy, ballots, threshold=0.5, quorum=3)
+        elapsed = time.perf_counter() - started
+        count = rounds * len(windows)
+        print(
+            f"vote {strategy:<20} {count / elapsed:>12,.0f} decisions/s "
+            f"(10 agents, 500 symbols, {count} decisions)"
+        )
+
+
+def _intent(agent: AgentId, symbol: Symbol, signal: str, action: Action) -> OrderIntent:
+    return OrderIntent(
+        IntentId(derive_id("intent", agent, symbol, signal)),
+        agent,
+        "bench",
+        symbol,
+        SignalId(signal),
+        action,
+        Decimal(100),
+        0.6,
+        Decimal("50"),
+        OrderType.MARKET,
+        None,
+        "bench",
+        NOW,
+    )
+
+
+def bench_coordinator(bars: int) -> None:
+    rng = random.Random(11)
+    config = MetaAgentConfig(agents={a: AgentConfig() for a in AGENTS})
+    coordinator = MetaCoordinator(config, clock=SystemClock(), gate=ApproveAll())
+    intents = [
+        _intent(agent, symbol, f"bar-{bar}", rng.choice([Action.BUY, Action.SELL, Action.HOLD]))
+        for bar in range(bars)
+        for symbol in SYMBOLS
+        for agent in AGENTS
+    ]
+    started = time.perf_counter()
+    decided = 0
+    for intent in intents:
+        decided += len(coordinator.on_intent(intent)[1])
+    elapsed = time.perf_counter() - started
+    print(
+        f"coordinator (windows+vote+explain+swings+risk+scoring) {decided / elapsed:>10,.0f} "
+        f"decisions/s, {len(intents) / elapsed:,.0f} intents/s ({decided} decisions)"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def bench_nats(windows: int, rate: float) -> None:
+    with tempfile.TemporaryDirectory() as store, EmbeddedNats(Path(store), _free_port()) as server:
+        agents = AGENTS[:3]
+        config = MetaAgentConfig(
+            agents={a: AgentConfig() for a in agents}, voting=VotingConfig(strategy="majority")
+        )
+        service_bus = await NatsBus.connect(
+            server.url, client_name="meta-agent", metrics=BusMetrics(new_registry())
+        )
+        bus = await NatsBus.connect(
+            server.url, client_name="bench", metrics=BusMetrics(new_registry())
+        )
+        service = await bootstrap(
+            AtpSettings(nats_url=server.url), bus=service_bus, config=config, gate=ApproveAll()
+        )
+        await service.start()
+        sent_at: dict[str, float] = {}
+        latencies: list[float] = []
+        done = asyncio.Event()
+
+        async def on_decision(envelope: Envelope[Any]) -> None:
+            started = sent_at.get(envelope.payload.signal_id)
+            if started is not None:
+                latencies.append(time.perf_counter() - started)
+            if len(latencies) >= windows:
+                done.set()
+
+        await bus.subscribe(DECISIONS_META, durable="bench-decisions", handler=on_decision)
+        interval = 1.0 / rate
+        next_at = time.perf_counter()
+        for window in range(windows):
+            signal = f"bar-{window}"
+            symbol = SYMBOLS[window % len(SYMBOLS)]
+            for agent in agents:
+                next_at += interval
+                delay = next_at - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                envelope = envelope_for(
+                    _intent(agent, symbol, signal, Action.BUY), source="bench", event_time=NOW
+                )
+                if agent == agents[-1]:
+                    sent_at[signal] = time.perf_counter()
+                await bus.publish(envelope)
+        await asyncio.wait_for(done.wait(), timeout=60)
+        await service.stop()
+        await service_bus.close()
+        await bus.close()
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    print(
+        f"nats last intent -> decisions.meta at {rate:,.0f} intents/s over {windows} windows: "
+        f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {latencies[-1] * 1000:.2f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=40, help="vote rounds over 500 symbols")
+    parser.add_argument("--bars", type=int, default=4, help="coordinator bars over 500 symbols")
+    parser.add_argument("--windows", type=int, default=1000, help="windows over NATS")
+    parser.add_argument("--rate", type=float, default=1000.0, help="intents/s over NATS")
+    parser.add_argument("--low-rate", type=float, default=150.0, help="a rate below saturation")
+    args = parser.parse_args()
+    bench_vote(args.rounds)
+    bench_coordinator(args.bars)
+    # The publisher, the service and the decision consumer share one process and one event
+    # loop here, and every hop validates JSON Schemas (about 0.4 ms per intent, 0.8 ms per
+    # decision): at 1,000 intents/s that loop saturates, so a lower rate is measured as well.
+    for rate in (args.rate, args.low_rate):
+        asyncio.run(bench_nats(args.windows, rate))
+
+
+if __name__ == "__main__":
+    main()

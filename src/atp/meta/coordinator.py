@@ -220,28 +220,27 @@ class MetaCoordinator:
 
     def agents(self) -> list[AgentReport]:
         """Every known agent with its standing and score, by id."""
-        live = self.roster.live()
-        reports = []
-        for standing in self.roster.standings():
-            score = self.scorer.score(standing.agent_id)
-            reports.append(
-                AgentReport(
-                    agent_id=standing.agent_id,
-                    weight=standing.weight,
-                    effective_weight=self._effective_weight(standing.agent_id, self._voting),
-                    enabled=standing.enabled,
-                    live=standing.agent_id in live,
-                    missed_in_a_row=standing.missed_in_a_row,
-                    intents=score.intents,
-                    scored=score.scored,
-                    hit_rate=score.hit_rate,
-                    pnl=score.pnl,
-                    brier=score.brier,
-                    swung=score.swung,
-                    skill=score.skill,
-                )
-            )
-        return reports
+        return [self.agent(standing.agent_id) for standing in self.roster.standings()]
+
+    def agent(self, agent_id: AgentId) -> AgentReport:
+        """One agent's standing and score; NotFound if the agent is unknown."""
+        standing = self.roster.get(agent_id)
+        score = self.scorer.score(agent_id)
+        return AgentReport(
+            agent_id=agent_id,
+            weight=standing.weight,
+            effective_weight=self._effective_weight(agent_id, self._voting),
+            enabled=standing.enabled,
+            live=agent_id in self.roster.live(),
+            missed_in_a_row=standing.missed_in_a_row,
+            intents=score.intents,
+            scored=score.scored,
+            hit_rate=score.hit_rate,
+            pnl=score.pnl,
+            brier=score.brier,
+            swung=score.swung,
+            skill=score.skill,
+        )
 
     def _effective_weight(self, agent_id: AgentId, voting: VotingConfig) -> float:
         weight = self.roster.join(agent_id).weight

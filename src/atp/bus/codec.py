@@ -18,7 +18,7 @@ from enum import Enum
 from functools import cache
 from typing import Any, Union, get_args, get_origin
 
-from atp.bus.schemas import validator_for
+from atp.bus.schemas import first_error
 from atp.bus.subjects import PAYLOAD_BY_SUBJECT
 from atp.core.clock import ensure_utc
 from atp.core.errors import InvalidInput
@@ -149,8 +149,6 @@ def decode(data: bytes, *, expected_subject: str | None = None) -> Envelope[Any]
 
 
 def _validate(subject: str, document: Mapping[str, Any]) -> None:
-    errors = sorted(validator_for(subject).iter_errors(document), key=lambda e: list(e.path))
-    if errors:
-        first = errors[0]
-        where = "/".join(str(p) for p in first.absolute_path) or "(root)"
-        raise WireError(f"schema {subject}: at {where}: {first.message}")
+    reason = first_error(subject, document)
+    if reason is not None:
+        raise WireError(reason)

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from atp.bus.codec import WireError, from_wire, to_wire
-from atp.bus.schemas import validator_for
+from atp.bus.schemas import first_error
 from atp.bus.subjects import RPC_RISK_CHECK
 from atp.core.enums import TradingState
 from atp.core.errors import AtpError
@@ -29,11 +29,9 @@ UNAVAILABLE_RULE = "risk_unavailable"
 
 
 def _validate(schema: str, document: Any) -> None:
-    errors = sorted(validator_for(schema).iter_errors(document), key=lambda e: list(e.path))
-    if errors:
-        first = errors[0]
-        where = "/".join(str(p) for p in first.absolute_path) or "(root)"
-        raise WireError(f"schema {schema}: at {where}: {first.message}")
+    reason = first_error(schema, document)
+    if reason is not None:
+        raise WireError(reason)
 
 
 def _parse(data: bytes) -> Any:

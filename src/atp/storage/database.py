@@ -54,11 +54,12 @@ def normalize_url(url: str) -> str:
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # First, so that even the switch to WAL waits for a concurrent writer instead of failing
+    # at once with "database is locked".
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    # Writers queue behind each other instead of failing at once with "database is locked".
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 

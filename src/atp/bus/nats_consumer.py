@@ -69,6 +69,8 @@ class Subscription:
         self._keep_alive_interval = ack_wait / 3
         self._batch = batch
         self._fetch_timeout = fetch_timeout
+        # A full batch first: a consumer that starts behind takes its backlog in batches.
+        self._next_batch = batch
         self._redelivery_delay = redelivery_delay
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -128,7 +130,13 @@ class Subscription:
             self._in_hand = []
 
     async def _fetch(self) -> list[Msg]:
-        fetch = asyncio.ensure_future(self._pull.fetch(self._batch, timeout=self._fetch_timeout))
+        # nats-py's fetch, once it has to wait, holds the first message until the whole batch
+        # arrives or the timeout passes. So ask for exactly what the server says is pending
+        # (served at once), and for one message when nothing is: a trickle is handled as it
+        # comes, a backlog in batches.
+        fetch = asyncio.ensure_future(
+            self._pull.fetch(self._next_batch, timeout=self._fetch_timeout)
+        )
         stopping = asyncio.ensure_future(self._stopping.wait())
         done, _ = await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if fetch in done:
@@ -136,7 +144,10 @@ class Subscription:
             try:
                 messages: list[Msg] = fetch.result()
             except (TimeoutError, nats.errors.TimeoutError):
+                self._next_batch = 1
                 return []
+            pending = messages[-1].metadata.num_pending if messages else 0
+            self._next_batch = max(1, min(self._batch, pending or 0))
             return messages
         fetch.cancel()
         with contextlib.suppress(BaseException):

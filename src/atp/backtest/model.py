@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from atp.core.enums import Side
+from atp.risk.config import RiskEngineConfig
 
 ParamValue = float | int | str | bool
 
@@ -91,6 +92,13 @@ class BacktestRequest(BaseModel):
         default="equal_weight",
         description="equal_weight: a buy takes whole shares worth equity / number of symbols; "
         "all_in: a buy spends all cash at the fill price (fractional). Sells close the position.",
+    )
+
+    risk: RiskEngineConfig | None = Field(
+        default=None,
+        description="Limits of the risk engine every decision passes (its initial_cash is set "
+        "to initial_balance). Default: the real engine with every limit off, so a strategy is "
+        "measured alone; pass the live limits to see what they would have refused.",
     )
 
     _normalize_start = field_validator("start_date", mode="before")(_as_utc)

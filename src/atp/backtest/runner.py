@@ -14,12 +14,13 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
-from atp.backtest.engine import BacktestEngine, EngineRecord, Progress
+from atp.backtest.engine import BacktestEngine, EngineRecord, Pipeline, Progress
 from atp.backtest.metrics import compute_metrics
 from atp.backtest.model import BacktestRequest, RunSummary
 from atp.backtest.results import BacktestOutcome
+from atp.backtest.sizing import FRACTIONAL_LOT
 from atp.backtest.trades import TradeFill, round_trips
-from atp.backtest.wiring import FRACTIONAL_LOT, DirectPipeline, build_strategy, check_voting
+from atp.backtest.wiring import Chain, InProcessPipeline, build_chain, build_strategy, check_voting
 from atp.brokers.models import OrderRequest
 from atp.brokers.paper.config import FeeConfig, PaperVenueConfig, SlippageConfig
 from atp.brokers.paper.pricing import with_slippage
@@ -31,7 +32,15 @@ from atp.core.events import MarketSignal, MetaDecision
 from atp.core.money import ZERO
 from atp.marketdata.align import BarBatch, align
 from atp.marketdata.catalog import BarSeries, find_data_file, load_bars
-from atp.meta.config import VotingConfig
+from atp.risk.config import (
+    ConcentrationConfig,
+    CorrelationConfig,
+    DailyLossConfig,
+    InstrumentCap,
+    PositionCapConfig,
+    RiskEngineConfig,
+    VelocityConfig,
+)
 
 DEFAULT_WARMUP = 60
 
@@ -135,6 +144,84 @@ def _order_maker(
     return make
 
 
+def risk_config(request: BacktestRequest) -> RiskEngineConfig:
+    """The risk engine's limits for a run: the request's, else every limit off.
+
+    With limits off the engine still runs every check (kill switch, blocks, state) and books
+    every fill; it just has no cap to refuse on, so a strategy is measured on its own.
+    """
+    if request.risk is not None:
+        return request.risk.model_copy(update={"initial_cash": request.initial_balance})
+    return RiskEngineConfig(
+        initial_cash=request.initial_balance,
+        daily_loss=DailyLossConfig(max_loss=None),
+        position_caps=PositionCapConfig(default=InstrumentCap()),
+        correlation=CorrelationConfig(max_bucket_gross=None, derive=False),
+        velocity=VelocityConfig(
+            per_agent_per_second=None,
+            per_agent_per_minute=None,
+            total_per_second=None,
+            total_per_minute=None,
+        ),
+        concentration=ConcentrationConfig(max_share_of_gross=None, max_share_of_equity=None),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RunParts:
+    """What one engine run is made of: the clock, the venue and the live chain."""
+
+    clock: SimulatedClock
+    venue: PaperVenue
+    chain: Chain
+
+
+def new_run(
+    request: BacktestRequest,
+    data: LoadedData,
+    *,
+    strategies: Sequence[str],
+    voting_strategy: str,
+) -> RunParts:
+    """A fresh clock, paper venue and chain (strategies, coordinator, risk) for one run."""
+    first = data.batches[0].timestamp if data.batches else request.start_date
+    clock = SimulatedClock(first - timedelta(seconds=1))
+    venue = PaperVenue(venue_config(request), clock=clock)
+    chain = build_chain(
+        strategies=[(name, build_strategy(name, request.params.get(name))) for name in strategies],
+        voting=voting_strategy,
+        sizing=request.sizing,
+        symbols=len(request.symbols),
+        initial_cash=request.initial_balance,
+        risk_config=risk_config(request),
+        clock=clock,
+    )
+    return RunParts(clock, venue, chain)
+
+
+def drive(
+    request: BacktestRequest,
+    data: LoadedData,
+    parts: RunParts,
+    pipeline: Pipeline,
+    *,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> EngineRecord:
+    """Runs the engine over `data` with `pipeline` in front of the run's venue."""
+    engine = BacktestEngine(
+        batches=data.batches,
+        start=request.start_date,
+        end=request.end_date,
+        pipeline=pipeline,
+        venue=parts.venue,
+        clock=parts.clock,
+        order_for=_order_maker(request, parts.venue),
+        defer_to_fill_bar=request.sizing == "all_in",
+    )
+    return engine.run(progress=progress, cancelled=cancelled)
+
+
 def run_once(
     request: BacktestRequest,
     data: LoadedData,
@@ -145,28 +232,16 @@ def run_once(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> RunSummary:
-    """One engine run of `strategies` under `voting_strategy` over `data`."""
-    first = data.batches[0].timestamp if data.batches else request.start_date
-    clock = SimulatedClock(first - timedelta(seconds=1))
-    venue = PaperVenue(venue_config(request), clock=clock)
-    pipeline = DirectPipeline(
-        agents=[(name, build_strategy(name, request.params.get(name))) for name in strategies],
-        voting=VotingConfig(strategy=check_voting(voting_strategy)),  # type: ignore[arg-type]
-        venue=venue,
-        symbols=len(request.symbols),
-        sizing=request.sizing,
+    """One in-process engine run of `strategies` under `voting_strategy` over `data`."""
+    parts = new_run(request, data, strategies=strategies, voting_strategy=voting_strategy)
+    record = drive(
+        request,
+        data,
+        parts,
+        InProcessPipeline(parts.chain),
+        progress=progress,
+        cancelled=cancelled,
     )
-    engine = BacktestEngine(
-        batches=data.batches,
-        start=request.start_date,
-        end=request.end_date,
-        pipeline=pipeline,
-        venue=venue,
-        clock=clock,
-        order_for=_order_maker(request, venue),
-        defer_to_fill_bar=request.sizing == "all_in",
-    )
-    record = engine.run(progress=progress, cancelled=cancelled)
     return summarize(request, record, label, tuple(strategies), voting_strategy)
 
 

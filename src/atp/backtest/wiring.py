@@ -1,44 +1,51 @@
-"""Builds the decision chain a backtest drives: the real strategies, votes and risk gate.
+"""Builds the live decision chain a backtest drives, from the live pieces.
 
-`DirectPipeline` is an adapter (named so on purpose): it calls the agents' `Strategy.on_bar`,
-closes the decision window of a (symbol, bar) as soon as every agent answered, combines the
-answers with `atp.meta.voting.vote` and puts the result to a `RiskGate`, with direct calls in
-place of the bus. It stands where the agents' `AgentHost` and the meta-agent's coordinator go
-once those land, and uses nothing of its own but the sizing rule below.
+* `AgentsNode`: the agents' side: the real `atp.agents.host.AgentHost` (strategies behind its
+  guard, one intent per agent per bar), with the backtest's `PortfolioSizer` on its intents.
+* `MetaNode`: the meta-agent's side: the real `atp.meta.coordinator.MetaCoordinator` (decision
+  windows, votes, explanations) over the real `atp.risk.engine.RiskEngine` as its `RiskGate`,
+  which is marked by every bar and books every order update, exactly as the meta-agent service
+  does with its `RiskComponent`.
+* `InProcessPipeline`: calls the two nodes directly, in the order the bus delivers to the
+  services (bar to risk and coordinator, bar to the host, intents to the coordinator). The
+  NATS mode (`atp.backtest.bus_mode`) wires the same two nodes as bus consumers instead.
 
-Sizing (what an agent proposes): `equal_weight` buys whole shares worth equity / number of
-symbols at the bar's close (capped by cash); `all_in` buys with all cash, fractionally, sized at
-the fill price by the engine. Sells always propose closing the position.
+The paper venue (`atp.brokers.paper.PaperVenue`) and the simulated clock are the engine's.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
+from atp.agents.host import AgentHost
+from atp.agents.sizing import SizingConfig
 from atp.agents.strategies.mean_reversion import MeanReversion
 from atp.agents.strategies.momentum import Momentum
 from atp.agents.strategies.sma_crossover import SmaCrossover
-from atp.agents.strategy import Strategy, StrategySignal
-from atp.brokers.paper.venue import PaperVenue
-from atp.core.enums import Action, OrderType, TradingState
+from atp.agents.strategy import Strategy
+from atp.backtest.sizing import PortfolioSizer, Sizing, lot_of
+from atp.core.clock import Clock
+from atp.core.enums import Action
 from atp.core.errors import InvalidInput
-from atp.core.events import MarketSignal, MetaDecision, OrderUpdate, Tally, Vote
-from atp.core.ids import AgentId, DecisionId, IntentId, client_order_id_for, derive_id
-from atp.core.money import ZERO
-from atp.core.proposals import OrderProposal, RiskGate
-from atp.meta.config import VOTING_STRATEGIES, VotingConfig
-from atp.meta.voting import Ballot, vote
-
-log = logging.getLogger(__name__)
+from atp.core.events import MarketSignal, MetaDecision, OrderIntent, OrderUpdate
+from atp.core.ids import AgentId
+from atp.meta.config import VOTING_STRATEGIES, AgentConfig, MetaAgentConfig, VotingConfig
+from atp.meta.config import WindowConfig as MetaWindowConfig
+from atp.meta.coordinator import DecisionResult, MetaCoordinator
+from atp.portfolio.ledger import Ledger
+from atp.risk.config import RiskEngineConfig
+from atp.risk.engine import RiskEngine
 
 STRATEGIES: dict[str, type[Strategy[Any]]] = {
     cls.name: cls for cls in (SmaCrossover, Momentum, MeanReversion)
 }
-FRACTIONAL_LOT = Decimal("0.000001")
+# The host's own sizing is replaced by the run's rule; one unit never turns a view into a HOLD.
+_HOST_SIZING = SizingConfig(mode="fixed_quantity", quantity=Decimal(1))
+# No redeliveries in process, few over the bus: a short memory of closed windows suffices.
+_REMEMBER_CLOSED = 10_000
 
 
 def build_strategy(name: str, params: dict[str, Any] | None) -> Strategy[Any]:
@@ -60,149 +67,124 @@ def check_voting(name: str) -> str:
     return name
 
 
-@dataclass(slots=True)
-class _Agent:
-    agent_id: AgentId
-    strategy: Strategy[Any]
-    quarantined: bool = False
+class AgentsNode:
+    """The agent host with the run's sizing rule, booked from the run's own order updates."""
 
+    def __init__(self, host: AgentHost, *, initial_cash: Decimal, sizing: Sizing, symbols: int):
+        self.host = host
+        self.ledger = Ledger(initial_cash)
+        self._sizer = PortfolioSizer(self.ledger, sizing=sizing, symbols=symbols)
 
-class DirectPipeline:
-    """Agents -> decision window -> vote -> risk gate, by direct calls (see module docstring)."""
-
-    def __init__(
-        self,
-        *,
-        agents: list[tuple[str, Strategy[Any]]],
-        voting: VotingConfig,
-        venue: PaperVenue,
-        symbols: int,
-        sizing: str,
-        risk: RiskGate | None = None,
-    ) -> None:
-        self._agents = [_Agent(AgentId(name), strategy) for name, strategy in agents]
-        self._voting = voting
-        self._venue = venue
-        self._symbols = symbols
-        self._sizing = sizing
-        self._risk = risk
-        self._lot = FRACTIONAL_LOT if sizing == "all_in" else Decimal(1)
-
-    def on_bar(self, signal: MarketSignal) -> MetaDecision | None:
-        """Every agent answers `signal`; the window closes at once and is voted and checked."""
-        ballots = [self._ballot(agent, signal) for agent in self._agents]
-        if all(b.action in (None, Action.HOLD) for b in ballots):
-            # Nobody wants to trade: a hold decision would change nothing; skip the records.
-            return None
-        outcome = vote(
-            self._voting.strategy,
-            ballots,
-            threshold=self._voting.threshold,
-            quorum=self._voting.quorum,
-            lot=self._lot,
-        )
-        if outcome.action is Action.HOLD:
-            return None
-        decision_id = DecisionId(derive_id("decision", signal.symbol, signal.signal_id))
-        checks: tuple[Any, ...] = ()
-        approved = True
-        state = TradingState.ACTIVE
-        side = outcome.action.as_side()
-        assert side is not None
-        if self._risk is not None:
-            verdict = self._risk.check(
-                OrderProposal(
-                    proposal_id=decision_id,
-                    origin="meta",
-                    symbol=signal.symbol,
-                    side=side,
-                    quantity=outcome.quantity,
-                    order_type=OrderType.MARKET,
-                    reference_price=signal.close,
-                    limit_price=None,
-                    agent_id=None,
-                    decision_id=decision_id,
-                    client_order_id=client_order_id_for(decision_id),
-                )
-            )
-            checks, approved, state = verdict.checks, verdict.approved, verdict.trading_state
-        return MetaDecision(
-            decision_id=decision_id,
-            symbol=signal.symbol,
-            signal_id=signal.signal_id,
-            action=outcome.action,
-            quantity=outcome.quantity,
-            order_type=OrderType.MARKET,
-            limit_price=None,
-            reference_price=signal.close,
-            voting_strategy=outcome.strategy,
-            parameters={"threshold": outcome.threshold, "quorum": outcome.quorum},
-            votes=tuple(
-                Vote(
-                    b.agent_id,
-                    (b.action or Action.HOLD).value,
-                    b.quantity,
-                    b.confidence,
-                    b.weight,
-                    b.intent_id,
-                    b.reason,
-                )
-                for b in ballots
-            ),
-            tally=outcome.tally if outcome.tally else Tally(0, 0, 0, 0, 0),
-            threshold=outcome.threshold,
-            quorum=outcome.quorum,
-            explanation=outcome.verdict,
-            risk_checks=checks,
-            approved=approved,
-            trading_state=state,
-            client_order_id=client_order_id_for(decision_id) if approved else None,
-            decided_at=signal.timestamp,
-        )
+    def on_signal(self, signal: MarketSignal) -> list[OrderIntent]:
+        """Marks the book at the bar's close; every agent answers, sized by the run's rule."""
+        self.ledger.mark(signal.symbol, signal.close)
+        return [self._sizer.size(intent) for intent in self.host.on_signal(signal)]
 
     def on_update(self, update: OrderUpdate) -> None:
-        """The risk gate books fills through its own ledger when it has one."""
-        on_update = getattr(self._risk, "on_order_update", None)
-        if on_update is not None:
-            on_update(update)
-
-    def _ballot(self, agent: _Agent, signal: MarketSignal) -> Ballot:
-        if agent.quarantined:
-            return Ballot(agent.agent_id, None, ZERO, 0.0, 1.0)
-        try:
-            opinion = agent.strategy.on_bar(signal)
-        except Exception:
-            # One faulty strategy must not stop the others: quarantine it, as the host does.
-            log.exception("strategy %s failed on %s; quarantined", agent.agent_id, signal.signal_id)
-            agent.quarantined = True
-            return Ballot(agent.agent_id, None, ZERO, 0.0, 1.0)
-        if opinion is None:
-            opinion = StrategySignal.hold("no opinion")
-        quantity = self._size(opinion.action, signal)
-        intent_id = IntentId(derive_id("intent", agent.agent_id, signal.signal_id))
-        return Ballot(
-            agent.agent_id,
-            opinion.action,
-            quantity,
-            opinion.confidence,
-            1.0,
-            intent_id,
-            opinion.reason,
-        )
-
-    def _size(self, action: Action, signal: MarketSignal) -> Decimal:
-        ledger = self._venue.ledger
-        if action is Action.SELL:
-            return max(ledger.quantity(signal.symbol), ZERO)
-        if action is not Action.BUY:
-            return ZERO
-        if self._sizing == "all_in":
-            raw = ledger.cash / signal.close
-            return raw.quantize(FRACTIONAL_LOT, rounding=ROUND_DOWN)
-        budget = min(ledger.equity / self._symbols, ledger.cash)
-        return (budget / signal.close).to_integral_value(rounding=ROUND_DOWN)
+        """Books a fill (once per fill id) so the next sizing sees cash and positions."""
+        fill = update.fill
+        if fill is not None:
+            self.ledger.apply_fill(
+                fill_id=fill.fill_id,
+                symbol=update.symbol,
+                side=update.side,
+                quantity=fill.quantity,
+                price=fill.price,
+                commission=fill.commission,
+            )
 
 
-def decided_at(decision: MetaDecision) -> datetime:
-    """When a decision was taken (its bar's time)."""
-    return decision.decided_at
+class MetaNode:
+    """The meta-agent's coordinator behind the real risk engine, fed as the service feeds it."""
+
+    def __init__(self, coordinator: MetaCoordinator, risk: RiskEngine, *, clock: Clock) -> None:
+        self.coordinator = coordinator
+        self.risk = risk
+        self._clock = clock
+        self._timeout = timedelta(seconds=MetaWindowConfig().timeout_seconds)
+
+    def on_signal(self, signal: MarketSignal) -> list[DecisionResult]:
+        """Marks the risk book (the risk component's consumer) and opens the bar's window."""
+        self.risk.on_market_signal(signal)
+        return self.coordinator.on_signal(signal)
+
+    def on_intent(self, intent: OrderIntent) -> list[DecisionResult]:
+        """Adds an intent to its window; the decision if that closed the window."""
+        return self.coordinator.on_intent(intent)[1]
+
+    def close_late(self) -> list[DecisionResult]:
+        """Closes the windows a quarantined agent left open, as the service's tick would."""
+        return self.coordinator.tick(self._clock.now() + self._timeout)
+
+    def on_update(self, update: OrderUpdate) -> None:
+        """Books the update in the risk engine (fills move exposure, cash and P&L)."""
+        self.risk.on_order_update(update)
+        # Nobody publishes in process: drop the risk engine's outbox so it stays bounded.
+        self.risk.take_events()
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """The two nodes of one run."""
+
+    agents: AgentsNode
+    meta: MetaNode
+
+
+def build_chain(
+    *,
+    strategies: list[tuple[str, Strategy[Any]]],
+    voting: str,
+    sizing: Sizing,
+    symbols: int,
+    initial_cash: Decimal,
+    risk_config: RiskEngineConfig,
+    clock: Clock,
+) -> Chain:
+    """A fresh chain: one agent per strategy (agent id = strategy name), votes, risk."""
+    host = AgentHost(clock)
+    for name, strategy in strategies:
+        host.add_agent(AgentId(name), strategy, sizing=_HOST_SIZING)
+    config = MetaAgentConfig(
+        voting=VotingConfig(strategy=check_voting(voting)),  # type: ignore[arg-type]
+        window=MetaWindowConfig(remember_closed=_REMEMBER_CLOSED),
+        agents={name: AgentConfig() for name, _ in strategies},
+        lot_size=lot_of(sizing),
+    )
+    risk = RiskEngine(risk_config, clock=clock)
+    coordinator = MetaCoordinator(config, clock=clock, gate=risk)
+    agents = AgentsNode(host, initial_cash=initial_cash, sizing=sizing, symbols=symbols)
+    return Chain(agents, MetaNode(coordinator, risk, clock=clock))
+
+
+def trade_decision(results: list[DecisionResult], signal: MarketSignal) -> MetaDecision | None:
+    """The decision of `signal`'s window among `results`, unless it holds."""
+    for result in results:
+        decision = result.decision
+        if decision.signal_id == signal.signal_id and decision.symbol == signal.symbol:
+            return None if decision.action is Action.HOLD else decision
+    return None
+
+
+class InProcessPipeline:
+    """The chain by direct calls, in the services' delivery order (see module docstring)."""
+
+    def __init__(self, chain: Chain) -> None:
+        self._agents = chain.agents
+        self._meta = chain.meta
+
+    def on_bar(self, signal: MarketSignal) -> MetaDecision | None:
+        """Every agent answers `signal`; its window closes, is voted and risk-checked."""
+        meta = self._meta
+        results = meta.on_signal(signal)
+        for intent in self._agents.on_signal(signal):
+            results += meta.on_intent(intent)
+        if not results:
+            results = meta.close_late()
+        meta.risk.take_events()
+        return trade_decision(results, signal)
+
+    def on_update(self, update: OrderUpdate) -> None:
+        """Both nodes book the update, as both services consume `executions.order_update`."""
+        self._agents.on_update(update)
+        self._meta.on_update(update)

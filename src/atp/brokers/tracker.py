@@ -26,6 +26,9 @@ class OrderTracker:
     def __init__(self, venue: str) -> None:
         self.venue = venue
         self._orders: dict[ClientOrderId, Order] = {}
+        # Open orders by id, in creation order: a venue looks at them on every bar, and a
+        # scan of every order ever placed would make long runs quadratic.
+        self._open: dict[ClientOrderId, None] = {}
         self.refused: list[IllegalTransition] = []
 
     def get(self, client_order_id: ClientOrderId) -> Order | None:
@@ -44,8 +47,10 @@ class OrderTracker:
         return list(self._orders.values())
 
     def open_orders(self) -> list[Order]:
-        """Orders that may still change."""
-        return [o for o in self._orders.values() if o.is_open]
+        """Orders that may still change, in the order they were created."""
+        if not self._open:
+            return []
+        return [self._orders[c] for c in self._open]
 
     def create(
         self,
@@ -69,6 +74,7 @@ class OrderTracker:
             reason=reason,
         )
         self._orders[request.client_order_id] = order
+        self._index(order)
         return order.to_update(None, None)
 
     def restore(self, orders: Iterable[Order]) -> None:
@@ -77,6 +83,7 @@ class OrderTracker:
             known = self._orders.get(order.client_order_id)
             if known is None or known.sequence < order.sequence:
                 self._orders[order.client_order_id] = order
+                self._index(order)
 
     def move(
         self,
@@ -98,6 +105,7 @@ class OrderTracker:
     def amend(self, order: Order) -> None:
         """Replaces a snapshot in place (for request changes the venue confirmed)."""
         self._orders[order.client_order_id] = order
+        self._index(order)
 
     def _settle(
         self, order: Order, outcome: Order | IllegalTransition | None, fill: Fill | None
@@ -109,4 +117,11 @@ class OrderTracker:
             log.warning("refused %s at %s: %s", outcome.client_order_id, self.venue, outcome.reason)
             return None
         self._orders[order.client_order_id] = outcome
+        self._index(outcome)
         return outcome.to_update(order.status, fill)
+
+    def _index(self, order: Order) -> None:
+        if order.is_open:
+            self._open.setdefault(order.client_order_id, None)
+        else:
+            self._open.pop(order.client_order_id, None)

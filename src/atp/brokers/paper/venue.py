@@ -88,10 +88,14 @@ class PaperVenue:
         self._bars[signal.symbol] = signal
         self._consumed[signal.symbol] = ZERO
         self.ledger.mark(signal.symbol, signal.close)
+        open_orders = self.tracker.open_orders()
+        if not open_orders:
+            # The common case on a bar (nothing working): no range, no list to build.
+            return []
         bar = PriceRange(signal.open, signal.high, signal.low, signal.close)
         market = signal.open if self.config.fill_on == "next_open" else signal.close
         updates: list[OrderUpdate] = []
-        for order in self.tracker.open_orders():
+        for order in open_orders:
             if order.request.symbol == signal.symbol and order.client_order_id in self._working:
                 updates += self._work(order, bar, market, signal)
         return updates

@@ -11,6 +11,7 @@ from atp.core.events import (
     MetaDecision,
     OrderIntent,
     OrderUpdate,
+    ReconciliationDifference,
     RiskViolation,
     TradingStateChanged,
 )
@@ -23,6 +24,7 @@ EXECUTIONS_ORDER_UPDATE = OrderUpdate.SUBJECT
 BACKTEST_RESULTS = BacktestResult.SUBJECT
 CONTROL_ACTIONS = ControlAction.SUBJECT
 RISK_STATE = TradingStateChanged.SUBJECT
+EXECUTIONS_RECONCILIATION = ReconciliationDifference.SUBJECT
 
 DEAD_LETTER_PREFIX = "dlq"
 
@@ -37,6 +39,7 @@ PAYLOAD_BY_SUBJECT: dict[str, type[Any]] = {
         BacktestResult,
         ControlAction,
         TradingStateChanged,
+        ReconciliationDifference,
     )
 }
 

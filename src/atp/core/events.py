@@ -291,12 +291,42 @@ class TradingStateChanged:
         return self.change_id
 
 
+@dataclass(frozen=True, slots=True)
+class ReconciliationDifference:
+    """`executions.reconciliation`: our view of a venue and the venue's own disagreed.
+
+    `kind` is one of `order_status`, `missing_fill`, `missing_at_venue`, `unknown_locally`,
+    `position`; `action` says what was done about it (`settled`, `booked`, `adopted`,
+    `rejected`, `reported`).
+    """
+
+    SUBJECT: ClassVar[str] = "executions.reconciliation"
+
+    difference_id: str
+    reconciliation_id: str
+    venue: str
+    trigger: str
+    kind: str
+    client_order_id: ClientOrderId | None
+    symbol: Symbol | None
+    local_value: str | None
+    venue_value: str | None
+    action: str
+    detected_at: datetime
+
+    @property
+    def natural_key(self) -> str:
+        """The difference id."""
+        return self.difference_id
+
+
 Payload = (
     MarketSignal
     | OrderIntent
     | MetaDecision
     | RiskViolation
     | OrderUpdate
+    | ReconciliationDifference
     | BacktestResult
     | ControlAction
     | TradingStateChanged

@@ -33,9 +33,11 @@ from atp.brokers.paper.venue import PaperVenue
 from atp.brokers.ports import IdempotencyStore, OrderStore
 from atp.brokers.replay import replay_order_updates
 from atp.bus.codec import to_wire
+from atp.bus.history import latest_signals
 from atp.bus.subjects import DECISIONS_META, SIGNALS_NORMALIZED
 from atp.core.clock import Clock, SystemClock
-from atp.core.events import OrderUpdate
+from atp.core.events import MarketSignal, OrderUpdate
+from atp.core.ids import Symbol
 from atp.services.settings import AtpSettings
 from atp.telemetry.metrics import BusMetrics, new_registry
 
@@ -46,6 +48,7 @@ MARKS_DURABLE = "broker-marks"
 DECISIONS_DURABLE = "broker-decisions"
 
 History = Callable[[], Awaitable[list[OrderUpdate]]]
+LatestSignals = Callable[[], Awaitable[dict[Symbol, MarketSignal]]]
 
 
 class BrokerServiceConfig(BaseModel):
@@ -79,6 +82,7 @@ class BrokerAdaptersService:
         bus: Any,
         owns_bus: bool,
         history: History,
+        latest_signals: LatestSignals,
     ) -> None:
         self.app = app
         self.port = port
@@ -87,6 +91,7 @@ class BrokerAdaptersService:
         self._bus = bus
         self._owns_bus = owns_bus
         self._history = history
+        self._latest_signals = latest_signals
 
     async def start(self) -> None:
         """Rebuilds the paper venue from history, then consumes prices and decisions."""
@@ -97,6 +102,11 @@ class BrokerAdaptersService:
                 await self.engine.store.save_update(update)
                 if update.fill is not None:
                     self.engine.last_prices[update.symbol] = update.fill.price
+        for signal in (await self._latest_signals()).values():
+            # The marks consumer resumes after its last ack: the bars before the restart are
+            # not delivered again, but their last prices are today's market.
+            self.paper.paper.remember(signal)
+            self.engine.last_prices[signal.symbol] = signal.close
             log.info(
                 "restored %d orders from %d updates",
                 len(self.paper.paper.tracker.orders()),
@@ -159,6 +169,17 @@ async def bootstrap(
                 return await replay_order_updates(url)
 
             history = from_jetstream
+
+        async def latest_from_jetstream() -> dict[Symbol, MarketSignal]:
+            return await latest_signals(settings.effective_nats_url)
+
+        marks: LatestSignals = latest_from_jetstream
+    else:
+
+        async def no_marks() -> dict[Symbol, MarketSignal]:
+            return {}
+
+        marks = no_marks
     if history is None:
 
         async def nothing() -> list[OrderUpdate]:
@@ -203,4 +224,5 @@ async def bootstrap(
         bus=bus,
         owns_bus=owns_bus,
         history=history,
+        latest_signals=marks,
     )

@@ -41,6 +41,7 @@ class _Child:
 async def run_platform(settings: AtpSettings) -> int:
     """Runs every service until SIGINT/SIGTERM; returns the exit code."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # readiness polls are not news
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     embedded: EmbeddedNats | None = None
     env = dict(os.environ)

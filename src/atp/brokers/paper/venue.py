@@ -77,6 +77,18 @@ class PaperVenue:
         """True once `symbol` was seen in market data."""
         return symbol in self._bars
 
+    def remember(self, signal: MarketSignal) -> None:
+        """Marks the book with a bar seen before a restart, without working any order on it.
+
+        The bar was already worked before the restart (its fills are in the restored history),
+        so only its price is taken: the market price a restarted venue must fill against.
+        """
+        previous = self._bars.get(signal.symbol)
+        if previous is not None and signal.timestamp <= previous.timestamp:
+            return
+        self._bars[signal.symbol] = signal
+        self.ledger.mark(signal.symbol, signal.close)
+
     def on_signal(self, signal: MarketSignal) -> list[OrderUpdate]:
         """Takes a bar: marks the book and works the symbol's orders against the bar's range.
 

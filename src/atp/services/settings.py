@@ -35,6 +35,12 @@ class AtpSettings(BaseSettings):
     api_token: SecretStr | None = Field(
         default=None, description="Bearer token for mutating endpoints; required off loopback."
     )
+    alpaca_api_key: SecretStr | None = Field(
+        default=None, description="Alpaca API key id (ATP_ALPACA_API_KEY); never logged."
+    )
+    alpaca_secret_key: SecretStr | None = Field(
+        default=None, description="Alpaca API secret key (ATP_ALPACA_SECRET_KEY); never logged."
+    )
     embedded_nats_port: int = Field(
         default=4333, ge=1, le=65535, description="Port of the embedded nats-server."
     )

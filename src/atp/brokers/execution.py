@@ -26,8 +26,17 @@ from atp.brokers.paper.adapter import PaperAdapter
 from atp.brokers.ports import OrderStore
 from atp.bus.risk_rpc import request_risk_check
 from atp.core.clock import Clock
-from atp.core.errors import Conflict, InvalidInput, NotFound
-from atp.core.events import Envelope, MarketSignal, MetaDecision, OrderUpdate, envelope_for
+from atp.core.enums import Side
+from atp.core.errors import AtpError, Conflict, InvalidInput, NotFound
+from atp.core.events import (
+    ControlAction,
+    Envelope,
+    MarketSignal,
+    MetaDecision,
+    OrderUpdate,
+    ReconciliationDifference,
+    envelope_for,
+)
 from atp.core.ids import ClientOrderId, Symbol, client_order_id_for
 from atp.core.ports import Bus, Rpc
 from atp.core.proposals import OrderProposal, RiskVerdict
@@ -37,6 +46,11 @@ log = logging.getLogger(__name__)
 SOURCE = "broker-adapters"
 _cause: contextvars.ContextVar[Envelope[Any] | None] = contextvars.ContextVar(
     "broker_cause", default=None
+)
+# While set, updates are collected here and published together (one pipelined JetStream
+# round of acknowledgements per decision instead of one awaited publish per update).
+_batch: contextvars.ContextVar[list[Envelope[Any]] | None] = contextvars.ContextVar(
+    "broker_batch", default=None
 )
 
 
@@ -90,11 +104,14 @@ class ExecutionEngine:
         signal: MarketSignal = envelope.payload
         self.last_prices[signal.symbol] = signal.close
         token = _cause.set(envelope)
+        batch = _batch.set([])
         try:
             for adapter in self.adapters.values():
                 if isinstance(adapter, PaperAdapter):
                     await adapter.on_signal(signal)
+            await self._flush()
         finally:
+            _batch.reset(batch)
             _cause.reset(token)
 
     async def on_decision(self, envelope: Envelope[Any]) -> None:
@@ -120,9 +137,12 @@ class ExecutionEngine:
         )
         self._causes[coid] = envelope
         token = _cause.set(envelope)
+        batch = _batch.set([])
         try:
             await adapter.submit(request)
+            await self._flush()
         finally:
+            _batch.reset(batch)
             _cause.reset(token)
 
     async def submit_manual(self, request: OrderRequest, *, adapter_name: str | None) -> Order:
@@ -199,8 +219,76 @@ class ExecutionEngine:
 
     async def _publish(self, update: OrderUpdate, cause: Envelope[Any] | None) -> None:
         envelope = envelope_for(update, source=SOURCE, event_time=update.updated_at, cause=cause)
+        pending = _batch.get()
+        if pending is not None:
+            pending.append(envelope)
+            return
         await self._bus.publish(envelope)
         self.published += 1
+
+    async def _flush(self) -> None:
+        pending = _batch.get()
+        if not pending:
+            return
+        envelopes = list(pending)
+        pending.clear()
+        publish_many = getattr(self._bus, "publish_many", None)
+        if publish_many is not None:
+            await publish_many(envelopes)
+        else:
+            for envelope in envelopes:
+                await self._bus.publish(envelope)
+        self.published += len(envelopes)
+
+    async def publish_difference(self, difference: ReconciliationDifference) -> None:
+        """Publishes a reconciliation difference on `executions.reconciliation`."""
+        envelope = envelope_for(difference, source=SOURCE, event_time=difference.detected_at)
+        await self._bus.publish(envelope)
+
+    async def on_control(self, envelope: Envelope[Any]) -> None:
+        """Acts on the risk engine's kill-switch follow-ups: cancel all, flatten positions."""
+        action: ControlAction = envelope.payload
+        if action.service != "risk":
+            return
+        if action.action == "cancel_all_orders":
+            await self.cancel_all(reason=f"risk {action.action} {action.action_id}")
+        elif action.action == "flatten_positions":
+            await self.flatten(action.action_id)
+
+    async def cancel_all(self, *, reason: str) -> int:
+        """Cancels every open order at every adapter; returns how many were asked."""
+        asked = 0
+        for adapter in self.adapters.values():
+            for order in await adapter.open_orders():
+                try:
+                    await adapter.cancel(order.client_order_id)
+                    asked += 1
+                except AtpError as exc:
+                    log.error("cancel %s (%s) failed: %s", order.client_order_id, reason, exc)
+        log.warning("cancel all (%s): %d orders", reason, asked)
+        return asked
+
+    async def flatten(self, action_id: str) -> int:
+        """Closes every position with a market order; one order per (action, venue, symbol)."""
+        sent = 0
+        for adapter in self.adapters.values():
+            for position in await adapter.positions():
+                if position.quantity == 0:
+                    continue
+                request = OrderRequest(
+                    client_order_id=client_order_id_for(
+                        f"flatten:{action_id}:{adapter.venue}:{position.symbol}"
+                    ),
+                    symbol=position.symbol,
+                    side=Side.SELL if position.quantity > 0 else Side.BUY,
+                    quantity=abs(position.quantity),
+                )
+                try:
+                    await adapter.submit(request)
+                    sent += 1
+                except AtpError as exc:
+                    log.error("flatten %s at %s failed: %s", position.symbol, adapter.name, exc)
+        return sent
 
 
 def manual_client_order_id(idempotency_key: str | None) -> ClientOrderId:

@@ -14,15 +14,20 @@ on JetStream, so a restart neither loses nor repeats an order.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from atp.api.app import create_app
 from atp.api.routers.orders import router as orders_router
+from atp.brokers.alpaca.adapter import AlpacaAdapter
+from atp.brokers.alpaca.config import AlpacaConfig
+from atp.brokers.alpaca.mapping import request_body as alpaca_request_body
 from atp.brokers.base import AdapterState, BrokerAdapter
 from atp.brokers.dry_run import DryRunAdapter
 from atp.brokers.execution import ExecutionEngine
@@ -31,14 +36,17 @@ from atp.brokers.paper.adapter import PaperAdapter
 from atp.brokers.paper.config import PaperVenueConfig
 from atp.brokers.paper.venue import PaperVenue
 from atp.brokers.ports import IdempotencyStore, OrderStore
+from atp.brokers.reconcile import Reconcilable, Reconciler
 from atp.brokers.replay import replay_order_updates
 from atp.bus.codec import to_wire
 from atp.bus.history import latest_signals
-from atp.bus.subjects import DECISIONS_META, SIGNALS_NORMALIZED
+from atp.bus.subjects import CONTROL_ACTIONS, DECISIONS_META, SIGNALS_NORMALIZED
 from atp.core.clock import Clock, SystemClock
+from atp.core.errors import ConfigurationError
 from atp.core.events import MarketSignal, OrderUpdate
 from atp.core.ids import Symbol
 from atp.services.settings import AtpSettings
+from atp.storage.database import migrate
 from atp.telemetry.metrics import BusMetrics, new_registry
 
 log = logging.getLogger(__name__)
@@ -46,9 +54,23 @@ log = logging.getLogger(__name__)
 NAME = "broker-adapters"
 MARKS_DURABLE = "broker-marks"
 DECISIONS_DURABLE = "broker-decisions"
+CONTROL_DURABLE = "broker-control"
 
 History = Callable[[], Awaitable[list[OrderUpdate]]]
 LatestSignals = Callable[[], Awaitable[dict[Symbol, MarketSignal]]]
+
+
+class AlpacaOptions(BaseModel):
+    """The Alpaca adapter's non-secret options (keys come from the environment)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    paper: bool = Field(default=True, description="Paper endpoints (True) or live (False).")
+    url_override: str | None = Field(default=None, description="REST base URL override.")
+    stream_url_override: str | None = Field(default=None, description="Stream URL override.")
+    request_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="Deadline of one REST call."
+    )
 
 
 class BrokerServiceConfig(BaseModel):
@@ -64,6 +86,25 @@ class BrokerServiceConfig(BaseModel):
     )
     risk_timeout_seconds: float = Field(
         default=2.0, gt=0, le=30, description="How long a manual order waits for the risk check."
+    )
+    adapters: tuple[Literal["paper", "alpaca"], ...] = Field(
+        default=("paper",), min_length=1, description="Which adapters run."
+    )
+    default_adapter: Literal["paper", "alpaca"] = Field(
+        default="paper", description="Where decisions and unnamed manual orders go."
+    )
+    alpaca: AlpacaOptions = Field(
+        default_factory=AlpacaOptions, description="The Alpaca adapter's options."
+    )
+    reconcile_interval_seconds: float = Field(
+        default=60.0, gt=0, le=86_400, description="Seconds between periodic reconciliations."
+    )
+    unknown_grace_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3_600,
+        description="How long an UNKNOWN order the venue does not know waits before it is "
+        "rejected as never received.",
     )
 
 
@@ -83,7 +124,14 @@ class BrokerAdaptersService:
         owns_bus: bool,
         history: History,
         latest_signals: LatestSignals,
+        reconcilers: dict[str, Reconciler] | None = None,
+        interval_seconds: float = 60.0,
+        database: Any = None,
     ) -> None:
+        self.reconcilers = reconcilers or {}
+        self._interval = interval_seconds
+        self._database = database
+        self._periodic: asyncio.Task[None] | None = None
         self.app = app
         self.port = port
         self.engine = engine
@@ -112,8 +160,14 @@ class BrokerAdaptersService:
                 len(self.paper.paper.tracker.orders()),
                 len(updates),
             )
+        if self._database is not None:
+            await migrate(self._database.url)
         for adapter in self.engine.adapters.values():
             await adapter.connect()
+        for reconciler in self.reconcilers.values():
+            await reconciler.reconcile("start")
+        if self.reconcilers:
+            self._periodic = asyncio.create_task(self._reconcile_periodically())
         await self.paper.resume()
         await self._bus.subscribe(
             SIGNALS_NORMALIZED, durable=MARKS_DURABLE, handler=self.engine.on_signal
@@ -121,11 +175,26 @@ class BrokerAdaptersService:
         await self._bus.subscribe(
             DECISIONS_META, durable=DECISIONS_DURABLE, handler=self.engine.on_decision
         )
+        await self._bus.subscribe(
+            CONTROL_ACTIONS, durable=CONTROL_DURABLE, handler=self.engine.on_control
+        )
+
+    async def _reconcile_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            for reconciler in self.reconcilers.values():
+                await reconciler.reconcile("periodic")
 
     async def stop(self) -> None:
-        """Closes the adapters and, if this service opened it, the bus."""
+        """Stops reconciling, closes the adapters and, if this service opened it, the bus."""
+        if self._periodic is not None:
+            self._periodic.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._periodic
         for adapter in self.engine.adapters.values():
             await adapter.close()
+        if self._database is not None:
+            await self._database.close()
         if self._owns_bus:
             await self._bus.close()
 
@@ -186,20 +255,49 @@ async def bootstrap(
             return []
 
         history = nothing
+    database = None
+    if settings.database_url and (store is None or idempotency is None):
+        from atp.storage.database import Database
+        from atp.storage.idempotency import SqlIdempotencyStore
+        from atp.storage.orders import SqlOrderStore
+
+        database = Database(settings.database_url)
+        store = store or SqlOrderStore(database)
+        idempotency = idempotency or SqlIdempotencyStore(database)
     paper = PaperAdapter(PaperVenue(config.paper, clock=clock))
-    adapters: dict[str, BrokerAdapter] = {
-        "paper": DryRunAdapter(paper, to_wire, clock=clock) if config.dry_run else paper
-    }
+    adapters: dict[str, BrokerAdapter] = {}
+    if "paper" in config.adapters or config.default_adapter == "paper":
+        adapters["paper"] = DryRunAdapter(paper, to_wire, clock=clock) if config.dry_run else paper
+    if "alpaca" in config.adapters:
+        alpaca = AlpacaAdapter(_alpaca_config(settings, config.alpaca), clock=clock)
+        adapters["alpaca"] = (
+            DryRunAdapter(alpaca, alpaca_request_body, clock=clock) if config.dry_run else alpaca
+        )
     adapters.update(extra_adapters or {})
     engine = ExecutionEngine(
         adapters,
-        default_adapter="paper",
+        default_adapter=config.default_adapter,
         bus=bus,
         rpc=bus,
         store=store or InMemoryOrderStore(),
         clock=clock,
         risk_timeout_seconds=config.risk_timeout_seconds,
     )
+    reconcilers: dict[str, Reconciler] = {}
+    for name, adapter in adapters.items():
+        inner = adapter._inner if isinstance(adapter, DryRunAdapter) else adapter
+        if isinstance(inner, Reconcilable):
+            reconciler = Reconciler(
+                inner,
+                store=engine.store,
+                publish=engine.publish_difference,
+                clock=clock,
+                unknown_grace_seconds=config.unknown_grace_seconds,
+            )
+            reconcilers[name] = reconciler
+            hook = getattr(inner, "set_reconnect_listener", None)
+            if hook is not None:
+                hook(_reconcile_on(reconciler))
 
     async def readiness() -> dict[str, bool]:
         checks = {"nats": bool(getattr(bus, "is_connected", True))}
@@ -225,4 +323,27 @@ async def bootstrap(
         owns_bus=owns_bus,
         history=history,
         latest_signals=marks,
+        reconcilers=reconcilers,
+        interval_seconds=config.reconcile_interval_seconds,
+        database=database,
+    )
+
+
+def _reconcile_on(reconciler: Reconciler) -> Callable[[str], Awaitable[None]]:
+    async def run(trigger: str) -> None:
+        await reconciler.reconcile(trigger)
+
+    return run
+
+
+def _alpaca_config(settings: AtpSettings, options: AlpacaOptions) -> AlpacaConfig:
+    if settings.alpaca_api_key is None or settings.alpaca_secret_key is None:
+        raise ConfigurationError("alpaca adapter: set ATP_ALPACA_API_KEY and ATP_ALPACA_SECRET_KEY")
+    return AlpacaConfig(
+        api_key=settings.alpaca_api_key,
+        secret_key=settings.alpaca_secret_key,
+        paper=options.paper,
+        url_override=options.url_override,
+        stream_url_override=options.stream_url_override,
+        request_timeout_seconds=options.request_timeout_seconds,
     )

@@ -119,6 +119,13 @@ class InMemoryBus:
                 self._queue.append((consumer, envelope, None))
         await self._drain()
 
+    async def history(self, subject: str, *, tail: int | None = None) -> list[Envelope[Any]]:
+        """Every retained event on `subject`, oldest first (its newest `tail` with `tail`)."""
+        events = self._logs.get(subject, _Log()).events
+        if tail is None:
+            return list(events)
+        return list(events[-tail:]) if tail > 0 else []
+
     async def request(self, subject: str, data: bytes, *, timeout: float) -> bytes:  # noqa: ASYNC109
         """Calls the responder of `subject` directly; no responder is an unavailable venue."""
         handler = self._responders.get(subject)

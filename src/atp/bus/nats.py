@@ -9,6 +9,7 @@ core NATS under `rpc.`, outside every stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import api
 
 from atp.bus import codec
 from atp.bus.dead_letter import DeadLetter
@@ -43,6 +45,9 @@ MSG_ID_HEADER = "Nats-Msg-Id"
 
 _RECONNECT_WAIT = 0.5
 """Seconds between two connection attempts to one server."""
+
+_READER_INACTIVE_SECONDS = 10.0
+"""The server removes a history reader left by a crashed process after this long."""
 
 
 class NatsBus:
@@ -300,6 +305,79 @@ class NatsBus:
         # Once the server has the subscription, a request from any connection reaches it.
         await self._nc.flush()
         self._responders.append(subscription)
+
+    async def history(
+        self, subject: str, *, tail: int | None = None, wait: float = 5.0
+    ) -> list[Envelope[Any]]:
+        """Every event stored on `subject` when the call began, oldest first; nothing is left.
+
+        An ephemeral ordered consumer (in memory on the server, gone when unsubscribed) reads
+        until the stream's last sequence at the start of the call, or until the server says no
+        matching event is pending: that is the caught-up point. Events stored later are not
+        waited for. Undecodable events are skipped with a warning.
+
+        Args:
+            subject: a concrete event subject.
+            tail: read only among the newest `tail` messages of the subject's stream.
+            wait: seconds to wait for each next event before the read counts as stalled.
+
+        Raises:
+            VenueUnavailable: NATS did not answer, or the read stalled before it caught up.
+        """
+        stream = checked_stream(subject)
+        try:
+            info = await self._js.stream_info(stream, subjects_filter=subject)
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise VenueUnavailable(f"cannot read stream {stream}: {exc!r}") from exc
+        last = info.state.last_seq
+        if not (info.state.subjects or {}).get(subject) or (tail is not None and tail <= 0):
+            return []
+        start = info.state.first_seq if tail is None else max(info.state.first_seq, last - tail + 1)
+        config = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=start,
+            inactive_threshold=_READER_INACTIVE_SECONDS,
+        )
+        events: list[Envelope[Any]] = []
+        try:
+            subscription = await self._js.subscribe(
+                subject, stream=stream, config=config, ordered_consumer=True
+            )
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise VenueUnavailable(f"cannot read {subject}: {exc!r}") from exc
+        received = 0
+        try:
+            while True:
+                try:
+                    message = await subscription.next_msg(timeout=wait)
+                except (TimeoutError, nats.errors.TimeoutError) as exc:
+                    if received == 0 and tail is not None:
+                        # Nothing of this subject among the stream's newest `tail` messages.
+                        return events
+                    raise VenueUnavailable(
+                        f"reading {subject} stalled after {received} events"
+                    ) from exc
+                received += 1
+                try:
+                    events.append(codec.decode(message.data, expected_subject=subject))
+                except codec.WireError as exc:
+                    log.warning("history of %s: skipping an undecodable event: %s", subject,
+                                exc.reason)  # fmt: skip
+                metadata = message.metadata
+                if metadata.sequence.stream >= last or not metadata.num_pending:
+                    return events
+        except nats.errors.Error as exc:
+            raise VenueUnavailable(f"reading {subject} failed: {exc!r}") from exc
+        finally:
+            await self._drop_reader(stream, subscription)
+
+    async def _drop_reader(self, stream: str, subscription: Any) -> None:
+        # Unsubscribing leaves the server to reap the consumer later; delete it now, so a
+        # restart that reads history leaves nothing behind (the inactivity bound is a backstop).
+        with contextlib.suppress(TimeoutError, nats.errors.Error):
+            info = await subscription.consumer_info()
+            await subscription.unsubscribe()
+            await self._js.delete_consumer(stream, info.name)
 
     async def dead_letters(self, subject: str, *, wait: float = 1.0) -> list[DeadLetter]:
         """Every dead letter stored for `subject` so far, oldest first (for tests and operators).

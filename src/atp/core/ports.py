@@ -36,6 +36,15 @@ class Bus(Protocol):
         """
         ...
 
+    async def history(self, subject: str, *, tail: int | None = None) -> list[Envelope[Any]]:
+        """Every event stored on `subject` when the call began, oldest first; a one-shot read.
+
+        It returns once it has read up to the last event stored at the start (the caught-up
+        point) and leaves no consumer behind. With `tail`, only events among the newest `tail`
+        stored in the subject's stream are read (for "the last price of each symbol").
+        """
+        ...
+
     async def close(self) -> None:
         """Drains in-flight deliveries and disconnects."""
         ...

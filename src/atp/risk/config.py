@@ -7,7 +7,7 @@ runtime (`PUT /risk/limits`); the new model takes effect on the next check.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -36,6 +36,12 @@ class DailyLossConfig(_Strict):
     exchange_timezone: str = Field(
         default="America/New_York",
         description="IANA time zone whose midnight starts a new trading day.",
+    )
+    day_boundary: Literal["clock", "market"] = Field(
+        default="clock",
+        description="What starts a new trading day: the engine's clock passing midnight of "
+        "exchange_timezone (live), or a market-data bar of a later day in that zone (replays: "
+        "the day is the bar's day).",
     )
 
     @field_validator("action")

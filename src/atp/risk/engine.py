@@ -60,6 +60,8 @@ class RiskEngine:
         self._stale_latch_day: str | None = None
         self.state = TradingState.ACTIVE
         self._zone = ZoneInfo(config.daily_loss.exchange_timezone)
+        self._market_days = config.daily_loss.day_boundary == "market"
+        self._market_day_seen = False
         now = clock.now()
         self.trading_day = self._day_of(now)
         self._next_boundary = self._boundary_after(self.trading_day)
@@ -211,7 +213,10 @@ class RiskEngine:
     def on_market_signal(self, signal: MarketSignal) -> None:
         """Marks the symbol to the bar's close and feeds the return correlations."""
         now = self._clock.now()
-        self._roll_day_if_due(now)
+        if self._market_days:
+            self._follow_market_day(signal.timestamp)
+        else:
+            self._roll_day_if_due(now)
         self.book.mark(signal.symbol, signal.close)
         if self._correlations.on_close(signal.symbol, signal.timestamp, signal.close):
             self._derived_buckets = self._correlations.derive(
@@ -299,6 +304,16 @@ class RiskEngine:
         elif action.action == "daily_pnl_reset":
             self._restored_baseline = (parameters["trading_day"], Decimal(parameters["baseline"]))
 
+    def restore_mark(self, signal: MarketSignal) -> None:
+        """Re-applies a symbol's last stored price, so P&L and exposure are right at once.
+
+        With market-data day boundaries the bar also sets the trading day (no event: the
+        day's recorded P&L baseline is applied by `finish_restore`).
+        """
+        if self._market_days:
+            self._follow_market_day(signal.timestamp)
+        self.book.mark(signal.symbol, signal.close)
+
     def restore_state(self, change: TradingStateChanged) -> None:
         """Re-applies a published trading state (the last one replayed wins)."""
         self.kill_switch = change.kill_switch
@@ -313,10 +328,16 @@ class RiskEngine:
 
     def finish_restore(self) -> None:
         """Ends the restore: applies today's recorded P&L baseline and opens the gate."""
+        baseline_found = False
         if self._restored_baseline is not None:
             day, baseline = self._restored_baseline
             if day == self.trading_day.isoformat():
                 self.day_start_pnl = baseline
+                baseline_found = True
+        if self._market_days and not baseline_found:
+            # Bars of this day were never seen live, so no baseline was recorded: the day's
+            # P&L starts at the restore rather than counting every earlier day's.
+            self.day_start_pnl = self.book.total_pnl
         self._restoring = False
         if self._stale_latch_day is not None:
             self._reset_day(
@@ -348,6 +369,7 @@ class RiskEngine:
         if zone_changed:
             self._zone = ZoneInfo(config.daily_loss.exchange_timezone)
             self._next_boundary = self._boundary_after(self.trading_day)
+        self._market_days = config.daily_loss.day_boundary == "market"
 
     def _configured_buckets(self) -> dict[Symbol, str]:
         return {
@@ -373,12 +395,27 @@ class RiskEngine:
         return datetime.combine(day + timedelta(days=1), time(0), tzinfo=self._zone)
 
     def _roll_day_if_due(self, now: datetime) -> None:
-        if now < self._next_boundary:
+        if self._market_days or now < self._next_boundary:
             return
         self.trading_day = self._day_of(now)
         self._next_boundary = self._boundary_after(self.trading_day)
         self._reset_day(
             actor=ENGINE_ACTOR, automatic=True, reason=f"trading day {self.trading_day} began"
+        )
+
+    def _follow_market_day(self, moment: datetime) -> None:
+        # The bar's day in the exchange zone is the trading day; a bar of a later day starts
+        # a new one (bars of several symbols may interleave, so an earlier day never rolls back).
+        day = self._day_of(moment)
+        if self._market_day_seen and day <= self.trading_day:
+            return
+        self._market_day_seen = True
+        self.trading_day = day
+        self._next_boundary = self._boundary_after(day)
+        if self._restoring:
+            return
+        self._reset_day(
+            actor=ENGINE_ACTOR, automatic=True, reason=f"trading day {day} began (market data)"
         )
 
     def _reset_day(self, *, actor: str, automatic: bool, reason: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -35,7 +35,6 @@ from atp.core.proposals import OrderProposal, RiskGate, RiskVerdict
 from atp.meta.ballots import (
     COMPLETE,
     TIMEOUT,
-    abstention,
     ballot_of,
     closing_sentence,
     risk_sentence,
@@ -47,7 +46,7 @@ from atp.meta.config import MetaAgentConfig, VotingConfig
 from atp.meta.explain import explain
 from atp.meta.roster import AgentRoster
 from atp.meta.scoring import AgentScorer
-from atp.meta.voting import Ballot, VoteOutcome, vote
+from atp.meta.voting import VoteOutcome, vote_with_swings
 from atp.meta.window import Admission, DecisionWindow, WindowBook, WindowKey
 
 log = logging.getLogger(__name__)
@@ -263,23 +262,17 @@ class MetaCoordinator:
             disabled=self.roster.disabled(),
         )
 
-    def _vote(self, window: DecisionWindow, ballots: Sequence[Ballot]) -> VoteOutcome:
-        voting = window.voting
-        return vote(
-            voting.strategy,
-            ballots,
-            threshold=voting.threshold,
-            quorum=voting.quorum,
-            lot=self._config.lot_for(window.symbol),
-        )
-
     def _close(
         self, window: DecisionWindow, closed_by: str, now: datetime | None = None
     ) -> DecisionResult:
         closed_at = now if now is not None else self._clock.now()
         ballots = [ballot_of(window, agent_id) for agent_id in sorted(window.weights)]
-        outcome = self._vote(window, ballots)
         lot = self._config.lot_for(window.symbol)
+        voting = window.voting
+        # The swings come from the same count as the vote: a few integer steps per voter.
+        outcome, swung = vote_with_swings(
+            voting.strategy, ballots, threshold=voting.threshold, quorum=voting.quorum, lot=lot
+        )
         decision_id = DecisionId(derive_id("decision", window.symbol, window.signal_id))
         reference_price = self._reference_price(window, outcome)
         text = f"{explain(outcome, ballots, lot)} {closing_sentence(window, closed_by)}"
@@ -311,7 +304,6 @@ class MetaCoordinator:
             text += " " + risk_sentence(verdict, client_order_id)
             if not approved:
                 client_order_id = None
-        swung = self._swings(window, ballots, outcome)
         for agent_id in swung:
             self.scorer.record_swing(agent_id)
         for agent_id in sorted(window.intents):
@@ -383,16 +375,3 @@ class MetaCoordinator:
             if intent is not None:
                 return intent.reference_price
         return self.scorer.last_close(window.symbol) or ZERO
-
-    def _swings(
-        self, window: DecisionWindow, ballots: list[Ballot], outcome: VoteOutcome
-    ) -> tuple[AgentId, ...]:
-        """The voters whose abstention would have changed the action."""
-        swung = []
-        for index, ballot in enumerate(ballots):
-            if ballot.action is None:
-                continue
-            without = [*ballots[:index], abstention(ballot), *ballots[index + 1 :]]
-            if self._vote(window, without).action is not outcome.action:
-                swung.append(ballot.agent_id)
-        return tuple(swung)

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from atp.core.enums import Action
 from atp.core.ids import AgentId
+from atp.meta.ballots import abstention
 from atp.meta.config import VOTING_STRATEGIES
-from atp.meta.voting import Ballot, majority, unanimous, vote, weighted
+from atp.meta.voting import Ballot, majority, unanimous, vote, vote_with_swings, weighted
 
 ACTIONS = st.sampled_from([Action.BUY, Action.SELL, Action.HOLD, None])
 QUANTITIES = st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10_000), places=2)
@@ -121,3 +122,28 @@ def test_a_trade_is_whole_lots_within_the_winning_voters_quantities(
     assert outcome.quantity % lot == 0
     assert 0 < outcome.quantity <= max(x.quantity for x in winners)
     assert outcome.tally.voters >= quorum
+
+
+@given(st.sampled_from(VOTING_STRATEGIES), ballot_lists(), THRESHOLDS, QUORUMS, LOTS)
+def test_the_swing_voters_are_exactly_those_whose_abstention_changes_the_action(
+    strategy: str, ballots: list[Ballot], threshold: float, quorum: int, lot: Decimal
+) -> None:
+    outcome, swung = vote_with_swings(
+        strategy, ballots, threshold=threshold, quorum=quorum, lot=lot
+    )
+    assert outcome == vote(strategy, ballots, threshold=threshold, quorum=quorum, lot=lot)
+    # The definition: re-run the whole vote with one voter abstaining instead.
+    expected = tuple(
+        ballot.agent_id
+        for index, ballot in enumerate(ballots)
+        if ballot.action is not None
+        and vote(
+            strategy,
+            [*ballots[:index], abstention(ballot), *ballots[index + 1 :]],
+            threshold=threshold,
+            quorum=quorum,
+            lot=lot,
+        ).action
+        is not outcome.action
+    )
+    assert swung == expected

@@ -2,9 +2,11 @@
 
 The meta-agent builds one `RiskComponent`, calls `gate.check()` before every coordinated order,
 hands each verdict to `publish_verdict()`, and mounts `router`. On `start(bus)` the component
-rebuilds its state from JetStream with fresh consumers that replay (operator changes on
-`control.actions`, fills on `executions.order_update`, trading states on `risk.state`), refusing
-every order until the replay has gone quiet, so a restart never re-opens trading that was halted.
+rebuilds its state with one-shot reads of what JetStream holds (`Bus.history`: operator changes
+on `control.actions`, fills on `executions.order_update`, the last price of each symbol on
+`signals.normalized`, trading states on `risk.state`), each read up to the point the stream had
+reached when it began, refusing every order until then, so a restart never re-opens trading
+that was halted. Nothing is left on the server but the two fixed live consumers it reuses.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import APIRouter
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from atp.api.routers.risk import risk_router
 from atp.bus import risk_rpc
@@ -33,8 +36,8 @@ from atp.bus.subjects import (
 )
 from atp.core.clock import Clock
 from atp.core.enums import TradingState
-from atp.core.errors import AtpError
-from atp.core.events import Envelope, RiskViolation, envelope_for
+from atp.core.errors import AtpError, VenueUnavailable
+from atp.core.events import Envelope, MarketSignal, RiskViolation, envelope_for
 from atp.core.ids import Symbol
 from atp.core.proposals import RiskGate, RiskVerdict
 from atp.risk.config import RiskEngineConfig
@@ -45,6 +48,19 @@ from atp.services.settings import AtpSettings
 log = logging.getLogger(__name__)
 
 SOURCE = "meta-agent"
+FILLS_DURABLE = "risk-fills"
+MARKS_DURABLE = "risk-marks"
+
+
+def latest_per_symbol(envelopes: Iterable[Envelope[Any]]) -> list[MarketSignal]:
+    """The newest bar of each symbol among `envelopes`, oldest first."""
+    latest: dict[Symbol, MarketSignal] = {}
+    for envelope in envelopes:
+        signal: MarketSignal = envelope.payload
+        known = latest.get(signal.symbol)
+        if known is None or signal.timestamp >= known.timestamp:
+            latest[signal.symbol] = signal
+    return sorted(latest.values(), key=lambda signal: (signal.timestamp, signal.symbol))
 
 
 class _RiskCollector(Collector):
@@ -91,6 +107,35 @@ class _RiskCollector(Collector):
         yield usage
 
 
+class RiskSettings(BaseSettings):
+    """The risk engine's settings (`ATP_RISK_` prefix), read once by the component.
+
+    `ATP_RISK_LIMITS` takes the whole `RiskEngineConfig` as JSON (fields left out keep their
+    defaults); single fields can be set with `__` between levels, e.g.
+    `ATP_RISK_LIMITS__DAILY_LOSS__MAX_LOSS=2500`.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="ATP_RISK_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    limits: RiskEngineConfig = Field(
+        default_factory=RiskEngineConfig, description="Every limit of the risk engine at start."
+    )
+    mark_tail: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000_000,
+        description="Newest stored bars read at start for each symbol's last price.",
+    )
+    restore_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How long the start keeps retrying an unreachable JetStream before failing.",
+    )
+
+
 class RiskComponent:
     """The risk engine with its bus consumers, its RPC responder, its API and its metrics."""
 
@@ -101,34 +146,34 @@ class RiskComponent:
         clock: Clock,
         registry: CollectorRegistry,
         config: RiskEngineConfig | None = None,
-        restore_quiet_seconds: float = 1.0,
-        restore_timeout_seconds: float = 30.0,
+        risk_settings: RiskSettings | None = None,
+        restore_quiet_seconds: float | None = None,
         tick_seconds: float = 1.0,
     ) -> None:
         """Builds the component; nothing connects until `start`.
 
         Args:
-            restore_quiet_seconds: how long the replay must deliver nothing before the state
-                counts as rebuilt and the gate opens.
-            restore_timeout_seconds: the longest the replay may take; after it the gate opens
-                on what was replayed (a halt already replayed stays a halt).
+            config: the limits; by default `risk_settings.limits`.
+            risk_settings: read from the environment (`ATP_RISK_*`) when not given.
+            restore_quiet_seconds: ignored. The restore used to wait for a quiet replay; it now
+                reads up to the caught-up point. Accepted so existing callers still build.
             tick_seconds: how often the day boundary is checked between events.
         """
+        del restore_quiet_seconds
         self._settings = settings
+        self.risk_settings = risk_settings or RiskSettings()
         self._clock = clock
-        self.engine = RiskEngine(config or RiskEngineConfig(), clock=clock)
+        self.engine = RiskEngine(config or self.risk_settings.limits, clock=clock)
         self.gate: RiskGate = self.engine
         self.router: APIRouter = risk_router(self)
         self._violations_total = Counter(
             "atp_risk_violations_total", "Risk violations, by rule.", ["rule"], registry=registry
         )
         registry.register(_RiskCollector(self.engine))
-        self._restore_quiet = restore_quiet_seconds
-        self._restore_timeout = restore_timeout_seconds
         self._tick_seconds = tick_seconds
         self._bus: Any = None
         self._unsent: list[Envelope[Any]] = []
-        self._last_delivery = 0.0
+        self._held: list[Envelope[Any]] | None = None
         self._ticker: asyncio.Task[None] | None = None
 
     # Lifecycle -------------------------------------------------------------------------------
@@ -137,25 +182,29 @@ class RiskComponent:
         """Rebuilds state from the bus, then consumes fills and marks and serves checks.
 
         `bus` implements the `Bus` and `Rpc` ports.
+
+        Raises:
+            VenueUnavailable: the stored history could not be read within
+                `restore_timeout_seconds` (the gate stays closed).
         """
         self._bus = bus
-        run = uuid.uuid4().hex[:10]
-        loop = asyncio.get_running_loop()
         self.engine.begin_restore()
-        self._last_delivery = loop.time()
+        # Live consumers first, under fixed names (a restart reuses them, nothing piles up on
+        # the server); what they deliver while the history is read waits in `_held`, so fills
+        # are booked in stream order (average cost depends on it) and none falls in between.
+        self._held = []
         await bus.subscribe(
-            CONTROL_ACTIONS, durable=f"risk-control-{run}", handler=self._on_control
+            EXECUTIONS_ORDER_UPDATE, durable=FILLS_DURABLE, handler=self._on_update, replay=False
         )
         await bus.subscribe(
-            EXECUTIONS_ORDER_UPDATE, durable=f"risk-fills-{run}", handler=self._on_update
+            SIGNALS_NORMALIZED, durable=MARKS_DURABLE, handler=self._on_signal, replay=False
         )
-        await bus.subscribe(RISK_STATE, durable=f"risk-state-{run}", handler=self._on_state)
-        await self._await_quiet()
+        await self._restore(bus)
+        held, self._held = self._held, None
+        for envelope in held:
+            await self._apply_live(envelope)
         self.engine.finish_restore()
         await self._flush()
-        await bus.subscribe(
-            SIGNALS_NORMALIZED, durable=f"risk-marks-{run}", handler=self._on_signal, replay=False
-        )
         await bus.respond(RPC_RISK_CHECK, self.serve_check)
         self._ticker = asyncio.create_task(self._tick_loop(), name="risk:tick")
         log.info("risk engine ready: state %s", self.engine.state.value)
@@ -169,15 +218,33 @@ class RiskComponent:
             self._ticker = None
         await self._flush()
 
-    async def _await_quiet(self) -> None:
+    async def _restore(self, bus: Any) -> None:
+        engine = self.engine
+        for envelope in await self._read(bus, CONTROL_ACTIONS):
+            engine.restore_control(envelope.payload)
+        for envelope in await self._read(bus, EXECUTIONS_ORDER_UPDATE):
+            engine.on_order_update(envelope.payload)
+        for signal in latest_per_symbol(
+            await self._read(bus, SIGNALS_NORMALIZED, tail=self.risk_settings.mark_tail)
+        ):
+            engine.restore_mark(signal)
+        for envelope in await self._read(bus, RISK_STATE):
+            engine.restore_state(envelope.payload)
+
+    async def _read(self, bus: Any, subject: str, *, tail: int | None = None) -> list[Any]:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._restore_timeout
-        while loop.time() < deadline:
-            idle = loop.time() - self._last_delivery
-            if idle >= self._restore_quiet:
-                return
-            await asyncio.sleep(min(0.05, self._restore_quiet - idle + 0.001))
-        log.warning("risk restore: replay still busy after %ss; opening", self._restore_timeout)
+        deadline = loop.time() + self.risk_settings.restore_timeout_seconds
+        delay = 0.2
+        while True:
+            try:
+                events: list[Any] = await bus.history(subject, tail=tail)
+                return events
+            except VenueUnavailable as exc:
+                if loop.time() + delay > deadline:
+                    raise
+                log.warning("risk restore: reading %s failed, retrying: %s", subject, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def _tick_loop(self) -> None:
         while True:
@@ -187,27 +254,24 @@ class RiskComponent:
 
     # Consumers -------------------------------------------------------------------------------
 
-    def _touch(self) -> None:
-        self._last_delivery = asyncio.get_running_loop().time()
-
-    async def _on_control(self, envelope: Envelope[Any]) -> None:
-        # Only a restore re-applies recorded changes; live ones were made here already.
-        self._touch()
-        if self.engine.restoring:
-            self.engine.restore_control(envelope.payload)
-
-    async def _on_state(self, envelope: Envelope[Any]) -> None:
-        self._touch()
-        if self.engine.restoring:
-            self.engine.restore_state(envelope.payload)
-
     async def _on_update(self, envelope: Envelope[Any]) -> None:
-        self._touch()
-        self.engine.on_order_update(envelope.payload)
-        await self._flush(cause=envelope)
+        if self._held is not None:
+            self._held.append(envelope)
+            return
+        await self._apply_live(envelope)
 
     async def _on_signal(self, envelope: Envelope[Any]) -> None:
-        self.engine.on_market_signal(envelope.payload)
+        if self._held is not None:
+            self._held.append(envelope)
+            return
+        await self._apply_live(envelope)
+
+    async def _apply_live(self, envelope: Envelope[Any]) -> None:
+        payload = envelope.payload
+        if isinstance(payload, MarketSignal):
+            self.engine.on_market_signal(payload)
+        else:
+            self.engine.on_order_update(payload)
         await self._flush(cause=envelope)
 
     # The gate over NATS ------------------------------------------------------------------------

@@ -32,7 +32,6 @@ async def _component(bus: InMemoryBus, clock: Any, registry: Any = None) -> Risk
         clock=clock,
         registry=registry or new_registry(),
         config=CONFIG,
-        restore_quiet_seconds=0.0,
     )
     await component.start(bus)
     return component

@@ -13,6 +13,13 @@ Hooks, in the order the host calls them:
   sell or an explicit hold, with a confidence in [0, 1] and a reason) or None for "nothing to
   say" (the host then answers HOLD). Required.
 * `on_stop()`: once when the host shuts down. Default: nothing.
+* `signals(bars)` (optional fast path, since API 1): the answers of `on_bar` for a symbol's
+  whole history at once, as columns. Called by the backtester only, with one symbol's bars
+  oldest first (`BarColumns`, float64), on a fresh strategy; returns a `SignalColumns` whose
+  `action[i]` and `confidence[i]` are exactly what `on_bar` would answer on bar i after bars
+  0..i-1 (BUY = 1, SELL = -1, an explicit hold or None = 0), or None when the strategy has no
+  fast path (the default: the backtester then calls `on_bar` bar by bar). Answer i must not
+  depend on bars after i. The reason strings are not part of it.
 
 Per-symbol state lives in `self.state(symbol)`, created on first use by `new_state()`. A hook
 that raises is a strategy fault: the host logs it with context and quarantines the agent; the
@@ -27,6 +34,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from atp.core.enums import Action
@@ -91,6 +100,51 @@ class StrategySignal:
         return cls(Action.HOLD, confidence, reason)
 
 
+FloatColumn = npt.NDArray[np.float64]
+ActionColumn = npt.NDArray[np.int8]
+BUY_CODE = 1
+SELL_CODE = -1
+HOLD_CODE = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BarColumns:
+    """One symbol's bars as float64 columns, oldest first: the input of `Strategy.signals`.
+
+    Each value is `float()` of the bar's exact Decimal, so a strategy sees in a column what
+    `float(bar.close)` gives it in `on_bar`.
+    """
+
+    open: FloatColumn
+    high: FloatColumn
+    low: FloatColumn
+    close: FloatColumn
+    volume: FloatColumn
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+
+@dataclass(frozen=True, slots=True)
+class SignalColumns:
+    """The answers of `on_bar` for every bar of one symbol (see `Strategy.signals`).
+
+    Attributes:
+        action: per bar, BUY_CODE (1), SELL_CODE (-1) or HOLD_CODE (0, a hold or None).
+        confidence: per bar, the answer's confidence (anything where the action is a hold).
+    """
+
+    action: ActionColumn
+    confidence: FloatColumn
+
+    def __post_init__(self) -> None:
+        if self.action.shape != self.confidence.shape:
+            raise InvalidInput(
+                f"signals: expected action and confidence of one length, found "
+                f"{self.action.shape} and {self.confidence.shape}"
+            )
+
+
 StateT = TypeVar("StateT")
 
 
@@ -140,6 +194,14 @@ class Strategy(ABC, Generic[StateT]):
 
     def on_stop(self) -> None:
         """Called once when the host shuts down. Default: nothing."""
+
+    def signals(self, bars: BarColumns) -> SignalColumns | None:
+        """Optional fast path: every `on_bar` answer of one symbol's bars at once.
+
+        See the module docstring for the contract. Default: None (no fast path; the
+        backtester calls `on_bar` bar by bar).
+        """
+        return None
 
 
 def validate_params(cls: type[Strategy[Any]], values: dict[str, Any]) -> StrategyParams:

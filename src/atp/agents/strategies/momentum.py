@@ -10,9 +10,18 @@ from __future__ import annotations
 
 from collections import deque
 
+import numpy as np
 from pydantic import Field
 
-from atp.agents.strategy import Strategy, StrategyParams, StrategySignal
+from atp.agents.strategy import (
+    BUY_CODE,
+    SELL_CODE,
+    BarColumns,
+    SignalColumns,
+    Strategy,
+    StrategyParams,
+    StrategySignal,
+)
 from atp.core.events import MarketSignal
 
 
@@ -59,3 +68,20 @@ class Momentum(Strategy["deque[float]"]):
         if change > 0:
             return StrategySignal.buy(confidence, reason)
         return StrategySignal.sell(confidence, reason)
+
+    def signals(self, bars: BarColumns) -> SignalColumns:
+        """Every `on_bar` answer at once (the backtester's fast path), bit for bit."""
+        closes = bars.close
+        n, lookback = len(closes), self.p.lookback
+        action = np.zeros(n, dtype=np.int8)
+        confidence = np.zeros(n, dtype=np.float64)
+        if n <= lookback:
+            return SignalColumns(action, confidence)
+        change = closes[lookback:] / closes[:-lookback] - 1.0
+        threshold = self.p.threshold
+        size = np.abs(change)
+        answers = size >= threshold
+        codes = np.where(change > 0, BUY_CODE, SELL_CODE).astype(np.int8)
+        action[lookback:][answers] = codes[answers]
+        confidence[lookback:] = np.minimum(1.0, 0.5 + 0.25 * (size / threshold - 1.0))
+        return SignalColumns(action, confidence)

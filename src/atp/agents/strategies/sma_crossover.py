@@ -11,10 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from atp.agents.indicators import RollingWindow
-from atp.agents.strategy import Strategy, StrategyParams, StrategySignal
+from atp.agents.strategies.rolling_columns import running_sums
+from atp.agents.strategy import (
+    BUY_CODE,
+    SELL_CODE,
+    BarColumns,
+    SignalColumns,
+    Strategy,
+    StrategyParams,
+    StrategySignal,
+)
 from atp.core.events import MarketSignal
 
 
@@ -89,3 +99,33 @@ class SmaCrossover(Strategy[_State]):
                 confidence, f"fast SMA {fast:.4f} crossed below slow SMA {slow:.4f}"
             )
         return None
+
+    def signals(self, bars: BarColumns) -> SignalColumns:
+        """Every `on_bar` answer at once (the backtester's fast path), bit for bit."""
+        closes = bars.close
+        n = len(closes)
+        fast_window, slow_window = self.p.fast, self.p.slow
+        action = np.zeros(n, dtype=np.int8)
+        confidence = np.zeros(n, dtype=np.float64)
+        if n < slow_window:
+            return SignalColumns(action, confidence)
+        full = slice(slow_window - 1, n)
+        fast = running_sums(closes, fast_window)[full] / fast_window
+        slow = running_sums(closes, slow_window)[full] / slow_window
+        diff = np.zeros(n, dtype=np.float64)
+        diff[full] = fast - slow
+        # The last non-zero difference strictly before each bar (0.0 before any).
+        marks = np.where(diff != 0.0, np.arange(n), -1)
+        last = np.maximum.accumulate(marks)
+        previous = np.zeros(n, dtype=np.float64)
+        seen = last[:-1] >= 0
+        previous[1:][seen] = diff[last[:-1][seen]]
+        up = (previous < 0.0) & (diff > 0.0)
+        down = (previous > 0.0) & (diff < 0.0)
+        if self.p.long_only:
+            # Crosses alternate, so a cross down follows a buy exactly when any buy came first.
+            down &= np.cumsum(up) > 0
+        action[up] = BUY_CODE
+        action[down] = SELL_CODE
+        confidence[full] = np.minimum(1.0, 0.5 + 50.0 * np.abs(diff[full]) / slow)
+        return SignalColumns(action, confidence)

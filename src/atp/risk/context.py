@@ -12,9 +12,12 @@ from atp.core.money import ZERO, normalize, round_cents
 from atp.core.proposals import OrderProposal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OrderContext:
-    """The facts every rule judges an order by, computed once per check.
+    """The facts every rule judges an order by, computed once per check; read-only by use.
+
+    Not a frozen dataclass on purpose: a frozen one sets its 17 fields through
+    `object.__setattr__`, which cost several microseconds of every pre-trade check.
 
     `before` is the position counting approved, unfilled orders on the order's side (the worst
     case if they all fill); `after` is that plus this order. An order `increases` when it

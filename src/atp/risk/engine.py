@@ -45,6 +45,7 @@ class RiskEngine:
     def __init__(self, config: RiskEngineConfig, *, clock: Clock) -> None:
         self._config = config
         self._clock = clock
+        self._pending_ttl = ttl(config.pending_ttl_seconds)
         self.book = ExposureBook(config.initial_cash)
         self.pending = PendingOrders()
         self._velocity = VelocityWindows()
@@ -138,19 +139,19 @@ class RiskEngine:
             rules.check_concentration_gross(ctx, config.concentration),
             rules.check_concentration_equity(ctx, config.concentration),
         )
-        violations = tuple(
-            records.order_violation(proposal, check, self.state, now)
-            for check in checks
-            if not check.passed
-        )
-        approved = not violations
-        if approved:
+        failed = [check for check in checks if not check.passed]
+        if not failed:
             self._velocity.record(ctx.agent_key, now)
-            self.pending.add(proposal, expires_at=now + ttl(config.pending_ttl_seconds))
-        else:
-            self._remember(violations)
+            self.pending.add(proposal, expires_at=now + self._pending_ttl)
+            return RiskVerdict(
+                approved=True, checks=checks, violations=(), trading_state=self.state
+            )
+        violations = tuple(
+            records.order_violation(proposal, check, self.state, now) for check in failed
+        )
+        self._remember(violations)
         return RiskVerdict(
-            approved=approved, checks=checks, violations=violations, trading_state=self.state
+            approved=False, checks=checks, violations=violations, trading_state=self.state
         )
 
     def _context(self, proposal: OrderProposal, now: datetime) -> OrderContext:
@@ -361,6 +362,7 @@ class RiskEngine:
             config.daily_loss.exchange_timezone != self._config.daily_loss.exchange_timezone
         )
         self._config = config
+        self._pending_ttl = ttl(config.pending_ttl_seconds)
         self._correlations.reconfigure(config.correlation)
         self._rebuild_buckets()
         maxlen = config.violations_kept

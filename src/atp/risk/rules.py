@@ -61,6 +61,15 @@ def _fail(rule: str, message: str, limit: Decimal | None, observed: Decimal | No
     return RiskCheck(rule=rule, passed=False, message=message, limit=limit, observed=observed)
 
 
+# Passing checks that carry no figures are the same every time: built once, not per check.
+_KILL_SWITCH_OFF = _ok(KILL_SWITCH, "kill switch off", None, None)
+_NOT_BLOCKED = _ok(SYMBOL_BLOCKED, "symbol not blocked", None, None)
+_VELOCITY_OK = _ok(ORDER_VELOCITY, "order velocity within limits", None, None)
+_NO_BUCKET = _ok(CORRELATION_BUCKET, "symbol in no capped bucket", None, None)
+_GROSS_SHARE_OFF = _ok(CONCENTRATION_GROSS, "share of gross exposure not limited", None, None)
+_EQUITY_SHARE_OFF = _ok(CONCENTRATION_EQUITY, "share of equity not limited", None, None)
+
+
 def check_kill_switch(ctx: OrderContext, *, on: bool, reason: str) -> RiskCheck:
     """Refuses every new order while the kill switch is on."""
     if on:
@@ -70,7 +79,7 @@ def check_kill_switch(ctx: OrderContext, *, on: bool, reason: str) -> RiskCheck:
             None,
             None,
         )
-    return _ok(KILL_SWITCH, "kill switch off", None, None)
+    return _KILL_SWITCH_OFF
 
 
 def check_daily_loss(ctx: OrderContext, config: DailyLossConfig, *, latched: bool) -> RiskCheck:
@@ -111,7 +120,7 @@ def check_symbol_block(ctx: OrderContext, *, blocked: bool) -> RiskCheck:
             None,
             None,
         )
-    return _ok(SYMBOL_BLOCKED, "symbol not blocked", None, None)
+    return _NOT_BLOCKED
 
 
 def check_position_quantity(ctx: OrderContext, cap: InstrumentCap) -> RiskCheck:
@@ -149,7 +158,7 @@ def check_position_notional(ctx: OrderContext, cap: InstrumentCap) -> RiskCheck:
 def check_correlation_bucket(ctx: OrderContext, limit: Decimal | None) -> RiskCheck:
     """Refuses an order that would take its bucket's gross exposure past the bucket's cap."""
     if ctx.bucket is None or limit is None:
-        return _ok(CORRELATION_BUCKET, "symbol in no capped bucket", limit, None)
+        return _NO_BUCKET
     observed = ctx.bucket_gross_after
     if ctx.increases and observed > limit:
         return _fail(
@@ -165,27 +174,35 @@ def check_correlation_bucket(ctx: OrderContext, limit: Decimal | None) -> RiskCh
 def check_velocity(ctx: OrderContext, config: VelocityConfig) -> RiskCheck:
     """Refuses an order that would exceed an orders-per-second or per-minute limit."""
     agent_second, agent_minute, total_second, total_minute = ctx.velocity
-    windows = (
-        (config.per_agent_per_second, agent_second, f"agent {ctx.agent_key}", "1s"),
-        (config.per_agent_per_minute, agent_minute, f"agent {ctx.agent_key}", "60s"),
-        (config.total_per_second, total_second, "all agents", "1s"),
-        (config.total_per_minute, total_minute, "all agents", "60s"),
+    limits = (
+        config.per_agent_per_second,
+        config.per_agent_per_minute,
+        config.total_per_second,
+        config.total_per_minute,
     )
-    for limit, count, who, window in windows:
-        if limit is not None and count + 1 > limit:
+    counts = (agent_second, agent_minute, total_second, total_minute)
+    for index in range(4):
+        limit = limits[index]
+        count = counts[index]
+        if limit is not None and count >= limit:
+            # Names are formatted only for a refusal: the passing path is the hot one.
+            who = f"agent {ctx.agent_key}" if index < 2 else "all agents"
+            window = "1s" if index % 2 == 0 else "60s"
             return _fail(
                 ORDER_VELOCITY,
                 f"order velocity {who}: order {count + 1} in {window} exceeds {limit}",
                 Decimal(limit),
                 Decimal(count + 1),
             )
-    return _ok(ORDER_VELOCITY, "order velocity within limits", None, None)
+    return _VELOCITY_OK
 
 
 def check_concentration_gross(ctx: OrderContext, config: ConcentrationConfig) -> RiskCheck:
     """Refuses an order leaving its symbol above a share of the portfolio's gross exposure."""
     limit = config.max_share_of_gross
-    if limit is None or ctx.gross_after <= 0:
+    if limit is None:
+        return _GROSS_SHARE_OFF
+    if ctx.gross_after <= 0:
         return _ok(CONCENTRATION_GROSS, "share of gross exposure not limited", limit, None)
     share = ctx.symbol_value_after / ctx.gross_after
     if ctx.increases and ctx.gross_after >= config.min_gross_for_share and share > limit:
@@ -203,7 +220,7 @@ def check_concentration_equity(ctx: OrderContext, config: ConcentrationConfig) -
     """Refuses an order leaving its symbol's position value above a share of equity."""
     limit = config.max_share_of_equity
     if limit is None:
-        return _ok(CONCENTRATION_EQUITY, "share of equity not limited", None, None)
+        return _EQUITY_SHARE_OFF
     if ctx.equity <= 0:
         if ctx.increases:
             return _fail(

@@ -24,8 +24,13 @@ class VelocityWindows:
     def record(self, agent: str, now: datetime) -> None:
         """Counts one approved order of `agent` (and of the total) at `now`."""
         for key in (agent, TOTAL):
-            self._second.setdefault(key, deque()).append(now)
-            self._minute.setdefault(key, deque()).append(now)
+            # get-then-create: setdefault would build (and drop) a deque on every call.
+            second = self._second.get(key)
+            if second is None:
+                second = self._second[key] = deque()
+                self._minute[key] = deque()
+            second.append(now)
+            self._minute[key].append(now)
 
     def counts(self, agent: str, now: datetime) -> tuple[int, int, int, int]:
         """Orders in the last second and minute: (agent/s, agent/min, total/s, total/min)."""

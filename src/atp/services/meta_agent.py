@@ -9,6 +9,12 @@ in this process: it answers `rpc.risk.check` for manual orders and serves `/risk
 
 Decisions are put in an outbox before they are published, so a failed publish is retried (by
 the next delivery or tick) and never lost, while the window it came from stays decided once.
+Consecutive events in the outbox go out pipelined (`publish_many`) when the bus offers it.
+
+On start, before any intent is consumed, the operator's changes (strategy, parameters,
+weights, enabled flags) are rebuilt by replaying the `control.actions` this service published
+(`history`, a one-shot read that leaves no consumer behind); the settings only give the state
+before the first change. The newest decisions are kept in memory for `GET /decisions`.
 """
 
 from __future__ import annotations
@@ -17,149 +23,131 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from atp.api.app import create_app
 from atp.api.routers.meta import meta_router
 from atp.bus.subjects import DECISIONS_ORDER_INTENT, SIGNALS_NORMALIZED
 from atp.core.clock import Clock, SystemClock
 from atp.core.errors import AtpError
-from atp.core.events import ControlAction, Envelope, envelope_for
+from atp.core.events import ControlAction, Envelope, MetaDecision, envelope_for
 from atp.core.ids import AgentId
-from atp.core.proposals import RiskGate, RiskVerdict
+from atp.core.proposals import RiskGate
 from atp.meta.commands import MetaCommand
-from atp.meta.config import MetaAgentConfig, VotingConfig
+from atp.meta.config import (
+    AgentConfig,
+    MetaAgentConfig,
+    ScoringConfig,
+    VotingConfig,
+    VotingStrategyName,
+    WindowConfig,
+)
 from atp.meta.coordinator import AgentReport, DecisionResult, MetaCoordinator
+from atp.meta.restore import restore
 from atp.meta.window import Admission
 from atp.risk.config import RiskEngineConfig
+from atp.services.meta_metrics import MetaMetrics
+from atp.services.meta_outbox import DecisionOutbox
 from atp.services.risk_wiring import RiskComponent
 from atp.services.settings import AtpSettings
-from atp.telemetry.metrics import LATENCY_BUCKETS, BusMetrics, new_registry
+from atp.telemetry.metrics import BusMetrics, new_registry
 
 log = logging.getLogger(__name__)
 
 NAME = "meta-agent"
 SIGNALS_DURABLE = "meta-agent-signals"
 INTENTS_DURABLE = "meta-agent-intents"
-WINDOW_BUCKETS = (*LATENCY_BUCKETS, 5.0, 10.0, 30.0)
-RATIO_BUCKETS = (0.2, 0.34, 0.5, 0.67, 0.75, 0.9, 1.0)
+
+ControlHistory = Callable[[], Awaitable[list[ControlAction]]]
+"""Returns the meta-agent's recorded control actions, oldest first."""
 
 
-class _ScoreCollector(Collector):
-    """Per-agent score gauges, computed at scrape time so the decision path never pays."""
+class MetaAgentSettings(BaseSettings):
+    """How `atp serve meta-agent` votes, from `ATP_META_*` (read once, at bootstrap).
 
-    def __init__(self, coordinator: MetaCoordinator) -> None:
-        self._coordinator = coordinator
+    Example: `ATP_META_STRATEGY=weighted ATP_META_THRESHOLD=0.55
+    ATP_META_WEIGHTS='{"momentum": 2, "sma_crossover": 1}'`. Changes made later through the
+    control plane win over these after a restart (they are replayed from `control.actions`).
+    """
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        reports = self._coordinator.agents()
-        gauges: list[tuple[str, str, Any]] = [
-            (
-                "atp_meta_agent_weight",
-                "Effective weight the next window uses.",
-                lambda r: r.effective_weight,
+    model_config = SettingsConfigDict(env_prefix="ATP_META_", frozen=True, extra="forbid")
+
+    strategy: VotingStrategyName = Field(
+        default="majority",
+        description="Voting strategy: majority, weighted, unanimous or confidence_weighted.",
+    )
+    threshold: float = Field(
+        default=0.6, ge=0.0, le=1.0, description="Share a side must reach (weighted kinds)."
+    )
+    quorum: int = Field(default=1, ge=1, le=1000, description="Counted voters a decision needs.")
+    adaptive_weights: bool = Field(
+        default=False, description="Scale weights by each agent's decayed hit rate."
+    )
+    window_timeout_seconds: float = Field(
+        default=2.0, gt=0.0, le=3600.0, description="A window closes this long after opening."
+    )
+    max_missed_windows: int = Field(
+        default=3, ge=1, description="Missed windows in a row before an agent is not waited for."
+    )
+    agents: list[str] = Field(
+        default_factory=list,
+        description="Agents known (and waited for) from the first window, as a JSON list. "
+        "Others join with `default_weight` on their first intent.",
+    )
+    weights: dict[str, float] = Field(
+        default_factory=dict,
+        description='Weights by agent, as JSON ({"momentum": 2.0}); these agents are known too.',
+    )
+    disabled: list[str] = Field(
+        default_factory=list, description="Agents whose intents are ignored, as a JSON list."
+    )
+    default_weight: float = Field(
+        default=1.0, ge=0.0, le=1e6, description="Weight of an agent not in `weights`."
+    )
+    lot_size: Decimal = Field(
+        default=Decimal(1), gt=0, description="Combined quantities are rounded down to lots."
+    )
+    horizon_bars: int = Field(
+        default=5, ge=1, le=10_000, description="Bars after which an intent is scored."
+    )
+    restore: bool = Field(
+        default=True, description="Replay this service's control.actions on start."
+    )
+    recent_decisions: int = Field(
+        default=1000, ge=1, le=100_000, description="Decisions kept for GET /decisions."
+    )
+
+    def to_config(self) -> MetaAgentConfig:
+        """The core's configuration these settings describe."""
+        names = sorted({*self.agents, *self.weights, *self.disabled})
+        return MetaAgentConfig(
+            voting=VotingConfig(
+                strategy=self.strategy,
+                threshold=self.threshold,
+                quorum=self.quorum,
+                adaptive_weights=self.adaptive_weights,
             ),
-            (
-                "atp_meta_agent_enabled",
-                "1 if the agent's intents count.",
-                lambda r: 1.0 if r.enabled else 0.0,
+            window=WindowConfig(
+                timeout_seconds=self.window_timeout_seconds,
+                max_missed_windows=self.max_missed_windows,
             ),
-            ("atp_meta_agent_hit_rate", "Hits over scored intents.", lambda r: r.hit_rate),
-            (
-                "atp_meta_agent_pnl",
-                "P&L of the agent's intents as if followed alone.",
-                lambda r: float(r.pnl),
-            ),
-            ("atp_meta_agent_brier", "Brier score of the agent's confidence.", lambda r: r.brier),
-            (
-                "atp_meta_agent_swung",
-                "Decisions whose action the agent's vote changed.",
-                lambda r: r.swung,
-            ),
-            (
-                "atp_meta_agent_skill",
-                "Decayed hit rate behind adaptive weights.",
-                lambda r: r.skill,
-            ),
-        ]
-        for name, documentation, value_of in gauges:
-            family = GaugeMetricFamily(name, documentation, labels=["agent"])
-            for report in reports:
-                value = value_of(report)
-                if value is not None:
-                    family.add_metric([report.agent_id], float(value))
-            yield family
-
-
-class MetaMetrics:
-    """What the meta-agent measures: decisions, agreement, window latency, abstentions."""
-
-    def __init__(self, registry: CollectorRegistry, coordinator: MetaCoordinator) -> None:
-        self.decisions = Counter(
-            "atp_meta_decisions_total",
-            "Decisions, by voting strategy, action and whether risk approved them.",
-            ["strategy", "action", "approved"],
-            registry=registry,
+            scoring=ScoringConfig(horizon_bars=self.horizon_bars),
+            agents={
+                name: AgentConfig(
+                    weight=self.weights.get(name, self.default_weight),
+                    enabled=name not in self.disabled,
+                )
+                for name in names
+            },
+            default_weight=self.default_weight,
+            lot_size=self.lot_size,
         )
-        self.agreement = Histogram(
-            "atp_meta_agreement_ratio",
-            "Share of voters on the most chosen side, per decision.",
-            buckets=RATIO_BUCKETS,
-            registry=registry,
-        )
-        self.window_seconds = Histogram(
-            "atp_meta_window_seconds",
-            "Time from a window opening to its decision, by how it closed.",
-            ["closed_by"],
-            buckets=WINDOW_BUCKETS,
-            registry=registry,
-        )
-        self.abstentions = Counter(
-            "atp_meta_abstentions_total",
-            "Windows an enabled agent did not answer, by agent.",
-            ["agent"],
-            registry=registry,
-        )
-        self.intents = Counter(
-            "atp_meta_intents_total",
-            "Intents received, by what became of them (accepted, duplicate, late, disabled, "
-            "invalid).",
-            ["admission"],
-            registry=registry,
-        )
-        self.open_windows = Gauge(
-            "atp_meta_open_windows", "Decision windows waiting for answers.", registry=registry
-        )
-        self.open_windows.set_function(lambda: coordinator.open_windows)
-        registry.register(_ScoreCollector(coordinator))
-
-    def observe(self, result: DecisionResult) -> None:
-        """Counts one decision."""
-        decision = result.decision
-        self.decisions.labels(
-            decision.voting_strategy, decision.action.value, str(decision.approved).lower()
-        ).inc()
-        self.agreement.observe(result.agreement)
-        self.window_seconds.labels(result.closed_by).observe(result.latency_seconds)
-        for vote in decision.votes:
-            if vote.vote == "abstain":
-                self.abstentions.labels(vote.agent_id).inc()
-
-
-class _RiskHandOff:
-    """A verdict whose violations the risk component publishes (it also counts them)."""
-
-    __slots__ = ("cause", "verdict")
-
-    def __init__(self, verdict: RiskVerdict, cause: Envelope[Any]) -> None:
-        self.verdict = verdict
-        self.cause = cause
 
 
 class MetaAgentService:
@@ -179,6 +167,8 @@ class MetaAgentService:
         metrics: MetaMetrics,
         port: int,
         tick_seconds: float,
+        history: ControlHistory | None = None,
+        recent_decisions: int = 1000,
     ) -> None:
         self.coordinator = coordinator
         self.risk = risk
@@ -188,14 +178,20 @@ class MetaAgentService:
         self._clock = clock
         self._metrics = metrics
         self._tick_seconds = tick_seconds
-        self._outbox: deque[Envelope[Any] | _RiskHandOff] = deque()
-        self._flushing = asyncio.Lock()
+        self._outbox = DecisionOutbox(bus, risk, source=NAME)
         self._ticker: asyncio.Task[None] | None = None
+        self._history = history
+        self._recent: deque[MetaDecision] = deque(maxlen=recent_decisions)
+        self.restored = 0
 
     async def start(self) -> None:
-        """Starts the risk engine (restoring its state), the consumers and the tick loop."""
+        """Restores risk state and operator changes, then starts consumers and the tick loop."""
         if self.risk is not None:
             await self.risk.start(self._bus)
+        if self._history is not None:
+            # Before the first intent: the first window must already use the restored state.
+            self.restored = restore(self.coordinator, await self._history())
+            log.info("restored %d control actions: strategy %s", self.restored, self.strategy())
         await self._bus.subscribe(
             SIGNALS_NORMALIZED, durable=SIGNALS_DURABLE, handler=self.on_signal
         )
@@ -255,11 +251,21 @@ class MetaAgentService:
         """The strategy the next window will use."""
         return self.coordinator.voting
 
+    def recent_decisions(self, limit: int, strategy: str | None = None) -> list[MetaDecision]:
+        """The newest `limit` decisions (of `strategy` if given), newest first."""
+        found: list[MetaDecision] = []
+        for decision in reversed(self._recent):
+            if strategy is None or decision.voting_strategy == strategy:
+                found.append(decision)
+                if len(found) == limit:
+                    break
+        return found
+
     async def execute(self, command: MetaCommand, *, actor: str) -> ControlAction:
         """Applies a control command from the next window on and publishes it."""
         action = self.coordinator.execute(command, actor=actor)
         log.info("control %s by %s: %s", action.action, actor, dict(action.parameters))
-        self._outbox.append(envelope_for(action, source=NAME, event_time=action.occurred_at))
+        self._outbox.add(envelope_for(action, source=NAME, event_time=action.occurred_at))
         await self.flush()
         return action
 
@@ -268,38 +274,12 @@ class MetaAgentService:
     def _accept(self, results: list[DecisionResult]) -> None:
         for result in results:
             self._metrics.observe(result)
-            decision = result.decision
-            envelope = envelope_for(
-                decision, source=NAME, event_time=decision.decided_at, cause=result.cause
-            )
-            self._outbox.append(envelope)
-            if self.risk is None:
-                for violation in result.violations:
-                    self._outbox.append(
-                        envelope_for(
-                            violation, source=NAME, event_time=violation.occurred_at, cause=envelope
-                        )
-                    )
-            elif result.violations:
-                verdict = RiskVerdict(
-                    decision.approved,
-                    decision.risk_checks,
-                    result.violations,
-                    decision.trading_state,
-                )
-                self._outbox.append(_RiskHandOff(verdict, envelope))
+            self._recent.append(result.decision)
+            self._outbox.add_result(result)
 
     async def flush(self) -> None:
         """Publishes the outbox in order; on failure keeps the rest and raises (redelivery)."""
-        async with self._flushing:
-            while self._outbox:
-                item = self._outbox[0]
-                if isinstance(item, _RiskHandOff):
-                    assert self.risk is not None
-                    await self.risk.publish_verdict(item.verdict, item.cause)
-                else:
-                    await self._bus.publish(item)
-                self._outbox.popleft()
+        await self._outbox.flush()
 
     async def _tick_loop(self) -> None:
         while True:
@@ -322,20 +302,26 @@ async def bootstrap(
     risk_config: RiskEngineConfig | None = None,
     risk_restore_quiet_seconds: float = 1.0,
     tick_seconds: float = 0.05,
+    meta_settings: MetaAgentSettings | None = None,
+    history: ControlHistory | None = None,
 ) -> MetaAgentService:
     """Builds the meta-agent; by default on the NATS at `settings.effective_nats_url`.
 
     Args:
         bus: a `Bus` that is also an `Rpc` (InMemoryBus or NatsBus); connected here if None.
         clock: the wall clock by default.
-        config: voting, windows, scoring and known agents; defaults to majority voting.
+        config: voting, windows, scoring and known agents; by default from `meta_settings`.
         gate: a risk gate to use instead of the in-process risk engine (tests, backtests);
             with one, no risk component runs (no `/risk`, no `rpc.risk.check`).
         risk_config: the risk engine's limits (its defaults otherwise).
         risk_restore_quiet_seconds: how long the risk engine's replay must be quiet at start.
         tick_seconds: how often timed-out windows are looked for.
+        meta_settings: the `ATP_META_*` settings; read from the environment if None.
+        history: where the control actions of earlier runs come from; by default a one-shot
+            read of JetStream when the bus is NATS (or connected here), nothing otherwise.
     """
-    config = config or MetaAgentConfig()
+    meta_settings = meta_settings or MetaAgentSettings()
+    config = config or meta_settings.to_config()
     clock = clock or SystemClock()
     registry = new_registry()
     owns_bus = bus is None
@@ -345,6 +331,8 @@ async def bootstrap(
         bus = await NatsBus.connect(
             settings.effective_nats_url, client_name=NAME, metrics=BusMetrics(registry)
         )
+    if history is None and meta_settings.restore:
+        history = _jetstream_history(settings, bus)
     risk: RiskComponent | None = None
     if gate is None:
         risk = RiskComponent(
@@ -366,6 +354,8 @@ async def bootstrap(
         metrics=metrics,
         port=settings.meta_agent_port,
         tick_seconds=tick_seconds,
+        history=history,
+        recent_decisions=meta_settings.recent_decisions,
     )
 
     async def readiness() -> dict[str, bool]:
@@ -383,3 +373,19 @@ async def bootstrap(
         "each trade to the risk engine.",
     )
     return service
+
+
+def _jetstream_history(settings: AtpSettings, bus: Any) -> ControlHistory | None:
+    """Reads this service's control actions from JetStream, if the bus is NATS."""
+    from atp.bus.nats import NatsBus
+
+    if not isinstance(bus, NatsBus):
+        return None
+    url = settings.effective_nats_url
+
+    async def from_jetstream() -> list[ControlAction]:
+        from atp.services.meta_history import read_control_actions
+
+        return await read_control_actions(url, service=NAME)
+
+    return from_jetstream

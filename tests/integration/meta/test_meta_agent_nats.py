@@ -15,17 +15,18 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import nats
 import pytest
 
 from atp.bus import codec
 from atp.bus.nats import NatsBus
-from atp.bus.subjects import CONTROL_ACTIONS, DECISIONS_META, DECISIONS_ORDER_INTENT
+from atp.bus.subjects import CONTROL_ACTIONS, DECISIONS_META, DECISIONS_ORDER_INTENT, stream_for
 from atp.core.enums import Action, OrderType
 from atp.core.events import Envelope, MarketSignal, OrderIntent, envelope_for
 from atp.core.ids import AgentId, IntentId, SignalId, Symbol, client_order_id_for, derive_id
 from atp.meta.config import AgentConfig, MetaAgentConfig
 from atp.services.embedded_nats import EmbeddedNats
-from atp.services.meta_agent import MetaAgentService, bootstrap
+from atp.services.meta_agent import MetaAgentService, MetaAgentSettings, bootstrap
 from atp.services.settings import AtpSettings
 from atp.telemetry.metrics import BusMetrics, new_registry
 
@@ -218,3 +219,57 @@ async def _wait_for_open_window(harness: Harness) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the first intent never reached the meta-agent")
+
+
+async def _control_consumers(url: str) -> set[str]:
+    client = await nats.connect(url)
+    try:
+        infos = await client.jetstream().consumers_info(stream_for(CONTROL_ACTIONS))
+        return {info.name for info in infos}
+    finally:
+        await client.close()
+
+
+async def test_operator_changes_survive_a_restart_without_leaving_consumers(
+    fresh_nats_server: EmbeddedNats,
+) -> None:
+    url = fresh_nats_server.url
+    settings = AtpSettings(nats_url=url)
+    known = MetaAgentSettings(agents=list(AGENTS))
+    first = await bootstrap(settings, meta_settings=known, risk_restore_quiet_seconds=0.1)
+    await first.start()
+    try:
+        transport = httpx.ASGITransport(app=first.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://meta") as client:
+            switched = await client.put(
+                "/strategy", json={"name": "weighted", "params": {"threshold": 0.55, "quorum": 2}}
+            )
+            assert switched.status_code == 200, switched.text
+            for agent, weight in (("momentum", 2.5), ("sma_crossover", 0.5)):
+                response = await client.put(f"/agents/{agent}/weight", json={"weight": weight})
+                assert response.status_code == 200, response.text
+            assert (await client.post("/agents/mean_reversion/disable")).status_code == 200
+    finally:
+        await first.stop()
+    before = await _control_consumers(url)
+
+    second = await bootstrap(settings, meta_settings=known, risk_restore_quiet_seconds=0.1)
+    await second.start()
+    try:
+        transport = httpx.ASGITransport(app=second.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://meta") as client:
+            strategy = (await client.get("/strategy")).json()
+            agents = {a["agent_id"]: a for a in (await client.get("/agents")).json()}
+        assert (strategy["name"], strategy["params"]["threshold"]) == ("weighted", 0.55)
+        assert strategy["params"]["quorum"] == 2
+        assert {name: (a["weight"], a["enabled"]) for name, a in agents.items()} == {
+            "mean_reversion": (1.0, False),
+            "momentum": (2.5, True),
+            "sma_crossover": (0.5, True),
+        }
+        # The meta-agent's one-shot read left nothing on the server (the risk engine's own
+        # per-run restore consumers are the risk component's, named risk-...).
+        added = await _control_consumers(url) - before
+        assert all(name.startswith("risk-") for name in added), added
+    finally:
+        await second.stop()

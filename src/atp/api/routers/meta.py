@@ -8,14 +8,15 @@ threshold outside [0, 1]) is refused by validation with a 422 that names the fie
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from atp.api.auth import actor_of, require_token
-from atp.core.events import ControlAction
+from atp.core.events import ControlAction, MetaDecision
 from atp.core.ids import AgentId
 from atp.meta.commands import MetaCommand, SetAgentEnabled, SetAgentWeight, SetVotingStrategy
 from atp.meta.config import VOTING_STRATEGIES, VotingConfig, VotingStrategyName
@@ -38,6 +39,10 @@ class MetaControls(Protocol):
 
     def strategy(self) -> VotingConfig:
         """The strategy the next window will use."""
+        ...
+
+    def recent_decisions(self, limit: int, strategy: str | None = None) -> list[MetaDecision]:
+        """The newest `limit` decisions (of `strategy` if given), newest first."""
         ...
 
     async def execute(self, command: MetaCommand, *, actor: str) -> ControlAction:
@@ -109,6 +114,56 @@ class AgentOut(BaseModel):
     action_id: str | None = Field(default=None, description="The control action of a change.")
 
 
+class VoteOut(BaseModel):
+    """One agent's part in a decision."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    agent_id: str = Field(description="The agent.")
+    vote: str = Field(description="buy, sell, hold or abstain.")
+    quantity: Decimal = Field(description="The quantity it asked for.")
+    confidence: float = Field(description="Its stated confidence in [0, 1].")
+    weight: float = Field(description="The weight the window used for it.")
+    intent_id: str | None = Field(description="Its intent (None if it abstained).")
+    reason: str = Field(description="The agent's own reason.")
+
+
+class TallyOut(BaseModel):
+    """The summed vote per side (counts, weights, or weight x confidence)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    buy: float = Field(description="Buy side.")
+    sell: float = Field(description="Sell side.")
+    hold: float = Field(description="Explicit holds.")
+    abstain: float = Field(description="Abstainers' count or weight.")
+    voters: int = Field(description="Agents that answered and counted.")
+
+
+class DecisionOut(BaseModel):
+    """A coordinated decision as published on decisions.meta, with its explanation."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    decision_id: str = Field(description="One per (symbol, signal).")
+    symbol: str = Field(description="The instrument.")
+    signal_id: str = Field(description="The bar the intents answered.")
+    action: str = Field(description="buy, sell or hold.")
+    quantity: Decimal = Field(description="Combined quantity (0 for a hold).")
+    reference_price: Decimal = Field(description="The bar's close.")
+    voting_strategy: str = Field(description="The strategy the window used.")
+    parameters: dict[str, Any] = Field(description="Its parameters and how the window closed.")
+    threshold: float = Field(description="The threshold the rule applied.")
+    quorum: int = Field(description="Counted voters needed.")
+    tally: TallyOut = Field(description="The count per side.")
+    votes: list[VoteOut] = Field(description="Every agent's vote.")
+    explanation: str = Field(description="Why the decision followed, in words.")
+    approved: bool = Field(description="True if the risk engine approved a trade.")
+    trading_state: str = Field(description="The risk engine's trading state.")
+    client_order_id: str | None = Field(description="The order's id, if approved.")
+    decided_at: datetime = Field(description="When the window closed.")
+
+
 def _agent_out(report: AgentReport, action: ControlAction | None = None) -> AgentOut:
     return AgentOut(
         agent_id=report.agent_id,
@@ -160,6 +215,21 @@ async def list_agents(controls: Controls) -> list[AgentOut]:
 async def get_strategy(controls: Controls) -> StrategyOut:
     """The voting strategy the next decision window will use."""
     return _strategy_out(controls.strategy())
+
+
+@meta_router.get("/decisions", response_model=list[DecisionOut])
+async def list_decisions(
+    controls: Controls,
+    limit: Annotated[int, Query(ge=1, le=1000, description="How many, newest first.")] = 20,
+    strategy: Annotated[
+        VotingStrategyName | None, Query(description="Only decisions of this strategy.")
+    ] = None,
+) -> list[DecisionOut]:
+    """The newest coordinated decisions (holds included), with explanation, tally and votes."""
+    return [
+        DecisionOut.model_validate(decision)
+        for decision in controls.recent_decisions(limit, strategy)
+    ]
 
 
 @meta_router.put("/strategy", response_model=StrategyOut, dependencies=[Depends(require_token)])

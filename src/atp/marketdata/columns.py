@@ -57,8 +57,17 @@ class ColumnMap:
     timestamp_is_utc: bool = False
 
 
-def map_columns(header: list[str], first_row: list[str] | None, *, source: str) -> ColumnMap:
+def map_columns(
+    header: list[str],
+    first_row: list[str] | None,
+    *,
+    source: str,
+    header_label: str = "line 1",
+) -> ColumnMap:
     """Maps a header to roles; refuses a header that lacks a timestamp or any of O/H/L/C.
+
+    `header_label` names where the header sits in messages (`line 1` for CSV, `schema` for
+    Parquet, `bars[0]` for a JSON fixture).
 
     One known quirk is repaired on purpose: a header with a date column but no time column,
     whose rows carry exactly one field more, right after the date, that reads as a clock time
@@ -79,7 +88,9 @@ def map_columns(header: list[str], first_row: list[str] | None, *, source: str) 
     positions: dict[str, int] = {}
     for index, key in enumerate(normalised):
         if key and key in positions:
-            raise InvalidInput(f"{source}: line 1: column name {names[index]!r} appears twice")
+            raise InvalidInput(
+                f"{source}: {header_label}: column name {names[index]!r} appears twice"
+            )
         if key:
             positions[key] = index
 
@@ -99,8 +110,8 @@ def map_columns(header: list[str], first_row: list[str] | None, *, source: str) 
         missing.insert(0, "date/time")
     if missing:
         raise InvalidInput(
-            f"{source}: line 1: no {', '.join(missing)} column; expected OHLC columns named "
-            f"like Date,Open,High,Low,Close[,Volume], found {', '.join(header)}"
+            f"{source}: {header_label}: no {', '.join(missing)} column; expected OHLC columns "
+            f"named like Date,Open,High,Low,Close[,Volume], found {', '.join(header)}"
         )
     assert timestamp is not None
     return ColumnMap(

@@ -1,6 +1,7 @@
 """Benchmarks of the meta-agent: the pure vote path, and last intent -> decisions.meta over NATS.
 
-Run: `.venv/bin/python bench/meta_agent.py` (starts its own nats-server on a free port).
+Run: `.venv/bin/python bench/meta_agent.py` (starts its own nats-server on a free port, and
+the meta-agent in a process of its own; `--in-process` measures it in this process as well).
 Prints figures; asserts nothing. Targets (issue 3): >= 100,000 decisions/s in-process,
 p99 < 5 ms over NATS at 1,000 intents/s.
 """
@@ -10,8 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import signal
 import socket
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -30,7 +33,7 @@ from atp.meta.config import VOTING_STRATEGIES, AgentConfig, MetaAgentConfig, Vot
 from atp.meta.coordinator import MetaCoordinator
 from atp.meta.voting import Ballot, vote
 from atp.services.embedded_nats import EmbeddedNats
-from atp.services.meta_agent import bootstrap
+from atp.services.meta_agent import MetaAgentSettings, bootstrap
 from atp.services.settings import AtpSettings
 from atp.telemetry.metrics import BusMetrics, new_registry
 
@@ -122,22 +125,67 @@ def _free_port() -> int:
         return port
 
 
-async def bench_nats(windows: int, rate: float) -> None:
-    with tempfile.TemporaryDirectory() as store, EmbeddedNats(Path(store), _free_port()) as server:
-        agents = AGENTS[:3]
+async def _serve(url: str, agents: list[AgentId]) -> None:
+    """The meta-agent as its own process would run it (approve-all gate), until SIGTERM."""
+    config = MetaAgentConfig(
+        agents={a: AgentConfig() for a in agents}, voting=VotingConfig(strategy="majority")
+    )
+    service = await bootstrap(
+        AtpSettings(nats_url=url),
+        config=config,
+        gate=ApproveAll(),
+        meta_settings=MetaAgentSettings(restore=False),
+    )
+    await service.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print("ready", flush=True)
+    await stop.wait()
+    await service.stop()
+
+
+async def _start_service(url: str, agents: list[AgentId], in_process: bool) -> Any:
+    if in_process:
         config = MetaAgentConfig(
             agents={a: AgentConfig() for a in agents}, voting=VotingConfig(strategy="majority")
         )
-        service_bus = await NatsBus.connect(
-            server.url, client_name="meta-agent", metrics=BusMetrics(new_registry())
+        service = await bootstrap(
+            AtpSettings(nats_url=url),
+            config=config,
+            gate=ApproveAll(),
+            meta_settings=MetaAgentSettings(restore=False),
         )
+        await service.start()
+        return service
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--serve",
+        url,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), timeout=60)
+    if line.strip() != b"ready":
+        raise RuntimeError(f"the meta-agent process did not start: {line!r}")
+    return process
+
+
+async def _stop_service(service: Any) -> None:
+    if isinstance(service, asyncio.subprocess.Process):
+        service.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(service.wait(), timeout=30)
+    else:
+        await service.stop()
+
+
+async def bench_nats(windows: int, rate: float, *, in_process: bool) -> None:
+    with tempfile.TemporaryDirectory() as store, EmbeddedNats(Path(store), _free_port()) as server:
+        agents = AGENTS[:3]
+        service = await _start_service(server.url, agents, in_process)
         bus = await NatsBus.connect(
             server.url, client_name="bench", metrics=BusMetrics(new_registry())
         )
-        service = await bootstrap(
-            AtpSettings(nats_url=server.url), bus=service_bus, config=config, gate=ApproveAll()
-        )
-        await service.start()
         sent_at: dict[str, float] = {}
         latencies: list[float] = []
         done = asyncio.Event()
@@ -153,7 +201,7 @@ async def bench_nats(windows: int, rate: float) -> None:
         interval = 1.0 / rate
         next_at = time.perf_counter()
         for window in range(windows):
-            signal = f"bar-{window}"
+            signal_id = f"bar-{window}"
             symbol = SYMBOLS[window % len(SYMBOLS)]
             for agent in agents:
                 next_at += interval
@@ -161,21 +209,22 @@ async def bench_nats(windows: int, rate: float) -> None:
                 if delay > 0:
                     await asyncio.sleep(delay)
                 envelope = envelope_for(
-                    _intent(agent, symbol, signal, Action.BUY), source="bench", event_time=NOW
+                    _intent(agent, symbol, signal_id, Action.BUY), source="bench", event_time=NOW
                 )
                 if agent == agents[-1]:
-                    sent_at[signal] = time.perf_counter()
+                    sent_at[signal_id] = time.perf_counter()
                 await bus.publish(envelope)
         await asyncio.wait_for(done.wait(), timeout=60)
-        await service.stop()
-        await service_bus.close()
+        await _stop_service(service)
         await bus.close()
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    where = "in-process" if in_process else "own process"
     print(
-        f"nats last intent -> decisions.meta at {rate:,.0f} intents/s over {windows} windows: "
-        f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {latencies[-1] * 1000:.2f} ms"
+        f"nats last intent -> decisions.meta at {rate:,.0f} intents/s over {windows} windows "
+        f"(meta-agent {where}): p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
+        f"max {latencies[-1] * 1000:.2f} ms"
     )
 
 
@@ -185,15 +234,23 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=4, help="coordinator bars over 500 symbols")
     parser.add_argument("--windows", type=int, default=1000, help="windows over NATS")
     parser.add_argument("--rate", type=float, default=1000.0, help="intents/s over NATS")
-    parser.add_argument("--low-rate", type=float, default=150.0, help="a rate below saturation")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the meta-agent in the benchmark's own process and event loop as well",
+    )
+    parser.add_argument("--serve", metavar="NATS_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        asyncio.run(_serve(args.serve, AGENTS[:3]))
+        return
     bench_vote(args.rounds)
     bench_coordinator(args.bars)
-    # The publisher, the service and the decision consumer share one process and one event
-    # loop here, and every hop validates JSON Schemas (about 0.4 ms per intent, 0.8 ms per
-    # decision): at 1,000 intents/s that loop saturates, so a lower rate is measured as well.
-    for rate in (args.rate, args.low_rate):
-        asyncio.run(bench_nats(args.windows, rate))
+    # By default the meta-agent runs in a process of its own, as deployed: the publisher and
+    # the decision consumer here do not share its event loop.
+    asyncio.run(bench_nats(args.windows, args.rate, in_process=False))
+    if args.in_process:
+        asyncio.run(bench_nats(args.windows, args.rate, in_process=True))
 
 
 if __name__ == "__main__":

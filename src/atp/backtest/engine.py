@@ -28,6 +28,7 @@ from atp.brokers.paper.venue import PaperVenue
 from atp.core.clock import SimulatedClock
 from atp.core.events import MarketSignal, MetaDecision, OrderUpdate
 from atp.marketdata.align import BarBatch
+from atp.portfolio.ledger import Ledger
 
 Progress = Callable[[int, int], None]
 
@@ -107,9 +108,36 @@ class BacktestEngine:
             progress(total, total)
         return record
 
-    def _step(self, batch: BarBatch, record: EngineRecord) -> None:
+    @property
+    def busy(self) -> bool:
+        """True while an order is open at the venue or deferred to the next bar's open."""
+        return bool(self._deferred) or bool(self._venue.tracker.open_orders())
+
+    @property
+    def ledger(self) -> Ledger:
+        """The venue's account (cash, positions, marks)."""
+        return self._venue.ledger
+
+    def mark(self, bar: MarketSignal) -> None:
+        """Shows the venue a bar the chain skipped (nothing open: a mark and a last price)."""
+        self._venue.on_signal(bar)
+
+    def step(self, batch: BarBatch, record: EngineRecord, *, trading: bool, bar_index: int) -> None:
+        """One batch through the chain, without recording equity (the caller keeps it)."""
+        self._bar_index = bar_index
+        self._step(batch, record, trading=trading, keep_equity=False)
+
+    def _step(
+        self,
+        batch: BarBatch,
+        record: EngineRecord,
+        *,
+        trading: bool | None = None,
+        keep_equity: bool = True,
+    ) -> None:
         self._clock.advance_to(batch.timestamp)
-        trading = batch.timestamp >= self._start
+        if trading is None:
+            trading = batch.timestamp >= self._start
         for bar in batch.bars:
             deferred = self._deferred.pop(bar.symbol, None)
             if deferred is not None:
@@ -131,7 +159,7 @@ class BacktestEngine:
                 self._deferred[bar.symbol] = (decision, batch.timestamp)
                 continue
             self._submit(self._order_for(decision, None), batch.timestamp, record)
-        if trading:
+        if trading and keep_equity:
             ledger = self._venue.ledger
             record.equity.append(
                 EquityPoint(

@@ -7,6 +7,7 @@ Dates without a time zone are read as UTC, explicitly: the seed's own request se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -168,7 +169,8 @@ class RunSummary:
     final_equity: Decimal
     metrics: dict[str, float | None]
     fills: tuple[FillRecord, ...]
-    equity: tuple[EquityPoint, ...]
+    # A tuple from the general engine, a compact `EquityCurve` from the fast one.
+    equity: Sequence[EquityPoint]
     decisions: int
     approved: int
     risk_denied: int

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -181,7 +182,7 @@ def trades_csv(fills: tuple[FillRecord, ...]) -> str:
     return out.getvalue()
 
 
-def equity_csv(equity: tuple[EquityPoint, ...]) -> str:
+def equity_csv(equity: Sequence[EquityPoint]) -> str:
     """The equity curve of a run as CSV, one row per bar."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

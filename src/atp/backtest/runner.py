@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from atp.backtest.engine import BacktestEngine, EngineRecord, Pipeline, Progress
+from atp.backtest.equity import EquityCurve
 from atp.backtest.metrics import compute_metrics
-from atp.backtest.model import BacktestRequest, RunSummary
+from atp.backtest.model import BacktestRequest, EquityPoint, RunSummary
 from atp.backtest.results import BacktestOutcome
 from atp.backtest.sizing import FRACTIONAL_LOT
 from atp.backtest.trades import TradeFill, round_trips
@@ -43,6 +44,7 @@ from atp.risk.config import (
 )
 
 DEFAULT_WARMUP = 60
+EngineChoice = Literal["auto", "general"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +233,25 @@ def run_once(
     label: str,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
+    engine: EngineChoice = "auto",
 ) -> RunSummary:
-    """One in-process engine run of `strategies` under `voting_strategy` over `data`."""
+    """One in-process engine run of `strategies` under `voting_strategy` over `data`.
+
+    `engine="auto"` takes the fast path (`atp.backtest.fast`) when it applies, else the
+    general engine; `"general"` always runs the chain on every bar.
+    """
+    from atp.backtest.fast_run import columns_of, fast_path_applies, run_columns
+
+    if engine == "auto" and fast_path_applies(request, strategies):
+        return run_columns(
+            request,
+            columns_of(data),
+            strategies=strategies,
+            voting_strategy=voting_strategy,
+            label=label,
+            progress=progress,
+            cancelled=cancelled,
+        )
     parts = new_run(request, data, strategies=strategies, voting_strategy=voting_strategy)
     record = drive(
         request,
@@ -251,10 +270,13 @@ def summarize(
     label: str,
     strategies: tuple[str, ...],
     voting_strategy: str,
+    curve: EquityCurve | None = None,
 ) -> RunSummary:
-    """Metrics and records of one engine run."""
+    """Metrics and records of one engine run (its equity in `record`, or compact in `curve`)."""
     initial = float(request.initial_balance)
-    equity = [float(p.equity) for p in record.equity]
+    points: Sequence[EquityPoint] = tuple(record.equity) if curve is None else curve
+    equity = [float(p.equity) for p in record.equity] if curve is None else curve.floats.tolist()
+    flags = record.exposure_flags if curve is None else curve.exposed
     trades = round_trips(
         TradeFill(f.symbol, f.side, f.quantity, f.price, f.commission, f.bar_index)
         for f in record.fills
@@ -262,12 +284,12 @@ def summarize(
     metrics = compute_metrics(
         initial=initial,
         equity=equity,
-        exposure_flags=record.exposure_flags,
+        exposure_flags=flags,
         traded_notional=float(sum((f.quantity * f.price for f in record.fills), ZERO)),
         trades=trades,
         num_fills=len(record.fills),
     )
-    final = record.equity[-1].equity if record.equity else request.initial_balance
+    final = points[-1].equity if points else request.initial_balance
     return RunSummary(
         label=label,
         strategies=strategies,
@@ -275,7 +297,7 @@ def summarize(
         final_equity=final,
         metrics=metrics,
         fills=tuple(record.fills),
-        equity=tuple(record.equity),
+        equity=points,
         decisions=record.decisions,
         approved=record.approved,
         risk_denied=record.risk_denied,

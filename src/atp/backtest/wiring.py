@@ -188,3 +188,9 @@ class InProcessPipeline:
         """Both nodes book the update, as both services consume `executions.order_update`."""
         self._agents.on_update(update)
         self._meta.on_update(update)
+
+    def on_skipped(self, signal: MarketSignal) -> None:
+        """Marks the risk engine and the agents' ledger at a bar no agent traded on."""
+        self._meta.risk.on_market_signal(signal)
+        self._meta.risk.take_events()
+        self._agents.ledger.mark(signal.symbol, signal.close)

@@ -1,0 +1,115 @@
+"""A compact equity curve: account segments between trades, priced from the bar columns.
+
+Between two bars the chain ran, cash and quantities do not change; only the marks do. So the
+curve keeps one `Segment` (cash and quantities) per bar the chain ran and rebuilds any bar's
+`EquityPoint` from it and the exact closes, with the ledger's own arithmetic (cash plus each
+position's quantity x last close, in the ledger's position order): the same Decimals the
+general engine records bar by bar. The floats the metrics read (`floats`) are `float()` of
+those exact equities, computed once, 8 bytes a bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import overload
+
+import numpy as np
+import numpy.typing as npt
+
+from atp.backtest.columns import SymbolColumns, from_ns
+from atp.backtest.model import EquityPoint
+from atp.core.money import ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """The account from traded bar `start` on: cash and (symbol slot, quantity) in ledger order."""
+
+    start: int
+    cash: Decimal
+    held: tuple[tuple[int, Decimal], ...]
+
+
+class EquityCurve(Sequence[EquityPoint]):
+    """One `EquityPoint` per traded bar, built on demand (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        data: list[SymbolColumns],
+        stamps: npt.NDArray[np.int64],
+        latest: list[npt.NDArray[np.int64]],
+        segments: list[Segment],
+        first: int,
+        initial_cash: Decimal,
+    ) -> None:
+        self._data = data
+        self._stamps = stamps
+        self._latest = latest
+        self._starts = np.array([s.start for s in segments], dtype=np.int64)
+        self._segments = segments
+        self._initial = Segment(0, initial_cash, ())
+        self.floats = self._floats()
+        self.exposed = self._exposed()
+
+    def __len__(self) -> int:
+        return len(self._stamps)
+
+    @overload
+    def __getitem__(self, index: int) -> EquityPoint: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[EquityPoint]: ...
+
+    def __getitem__(self, index: int | slice) -> EquityPoint | Sequence[EquityPoint]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        segment = self._segment_at(index)
+        equity, gross = self._value(segment, index)
+        return EquityPoint(from_ns(int(self._stamps[index])), equity, segment.cash, gross)
+
+    def __iter__(self) -> Iterator[EquityPoint]:
+        return (self[i] for i in range(len(self)))
+
+    def _segment_at(self, index: int) -> Segment:
+        slot = int(np.searchsorted(self._starts, index, side="right")) - 1
+        return self._segments[slot] if slot >= 0 else self._initial
+
+    def _value(self, segment: Segment, index: int) -> tuple[Decimal, Decimal]:
+        # The ledger's sums: start from ZERO, add each position's quantity x last price.
+        market = gross = ZERO
+        for slot, quantity in segment.held:
+            position = int(self._latest[slot][index])
+            value = quantity * self._data[slot].close(position)
+            market += value
+            gross += abs(value)
+        return segment.cash + market, gross
+
+    def _floats(self) -> npt.NDArray[np.float64]:
+        out = np.empty(len(self), dtype=np.float64)
+        bounds = [*self._starts.tolist(), len(self)]
+        segments = (
+            [self._initial, *self._segments] if not bounds or bounds[0] > 0 else self._segments
+        )
+        if bounds[0] > 0:
+            bounds = [0, *bounds]
+        for segment, low, high in zip(segments, bounds, bounds[1:], strict=False):
+            if not any(q != 0 for _, q in segment.held):
+                out[low:high] = float(segment.cash)  # flat: equity is the cash
+                continue
+            for index in range(low, high):
+                out[index] = float(self._value(segment, index)[0])
+        return out
+
+    def _exposed(self) -> list[bool]:
+        flags = np.zeros(len(self), dtype=bool)
+        bounds = [*self._starts.tolist(), len(self)]
+        for segment, low, high in zip(self._segments, bounds, bounds[1:], strict=False):
+            flags[low:high] = any(q != 0 for _, q in segment.held)
+        return flags.tolist()

@@ -1,0 +1,219 @@
+"""The fast path: the live chain on the bars where something can happen, columns elsewhere.
+
+On most bars of a backtest no agent wants to trade and nothing is open at the venue; the
+live chain would then open a window, collect holds, vote a hold and fill nothing. The fast
+engine knows those bars in advance, because every strategy answers for all bars at once
+through the plugin API's `signals` hook (proved equal to `on_bar`, bar by bar), and skips
+them. It runs the general engine's very step (`BacktestEngine.step`: paper venue, the real
+`AgentHost`, `MetaCoordinator`, `RiskEngine`, order sizing) on:
+
+* every bar inside the traded range where at least one agent answers buy or sell;
+* every bar while an order is open at the venue or deferred to the next open.
+
+Before such a bar, each symbol's latest skipped bar is shown to the venue (mark and last
+price), the risk engine (mark) and the agents' ledger (mark), so sizing and risk see the
+prices they would have seen. The agents answer through `ColumnStrategy`, which replays
+their hook's answers to the host. The equity curve is kept compact (`EquityCurve`).
+
+It applies (`fast_path_applies`) when every strategy has the hook and the run's risk limits
+are off (the default): a daily-loss or correlation limit reads every bar's mark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+
+from atp.agents.strategy import SELL_CODE, SignalColumns, Strategy, StrategyParams, StrategySignal
+from atp.backtest.columns import SymbolColumns, from_ns
+from atp.backtest.engine import BacktestEngine, Cancelled, EngineRecord, Progress
+from atp.backtest.equity import EquityCurve, Segment
+from atp.backtest.wiring import InProcessPipeline
+from atp.core.clock import SimulatedClock
+from atp.core.events import MarketSignal
+from atp.core.ids import Symbol
+from atp.marketdata.align import BarBatch
+
+
+class ColumnStrategy(Strategy[None]):
+    """Answers `on_bar` with a strategy's precomputed `signals` (same name, same answers)."""
+
+    def __init__(
+        self,
+        inner: Strategy[object],
+        answers: dict[Symbol, tuple[npt.NDArray[np.int64], SignalColumns]],
+    ):
+        super().__init__(StrategyParams())
+        self.name = inner.name  # type: ignore[misc]
+        self._answers = answers
+
+    def new_state(self) -> None:
+        """No state: the answers are computed."""
+        return None
+
+    def on_bar(self, bar: MarketSignal) -> StrategySignal | None:
+        """The hook's answer for `bar` (looked up by symbol and timestamp)."""
+        stamps, columns = self._answers[bar.symbol]
+        index = int(np.searchsorted(stamps, _ns_of(bar)))
+        code = int(columns.action[index])
+        if code == 0:
+            return None
+        confidence = float(columns.confidence[index])
+        reason = f"{self.name}: {'sell' if code == SELL_CODE else 'buy'} (signals hook)"
+        if code == SELL_CODE:
+            return StrategySignal.sell(confidence, reason)
+        return StrategySignal.buy(confidence, reason)
+
+
+def _ns_of(bar: MarketSignal) -> int:
+    from atp.backtest.columns import _ns
+
+    return _ns(bar.timestamp)
+
+
+def answers_of(
+    strategy: Strategy[object], data: list[SymbolColumns]
+) -> dict[Symbol, SignalColumns] | None:
+    """The strategy's hook answers per symbol, or None when it has no hook."""
+    out: dict[Symbol, SignalColumns] = {}
+    for columns in data:
+        fresh = type(strategy)(strategy.params)
+        answered = fresh.signals(columns.floats)
+        if answered is None:
+            return None
+        out[columns.symbol] = answered
+    return out
+
+
+@dataclass(slots=True)
+class _Calendar:
+    stamps: npt.NDArray[np.int64]
+    # Per symbol: the index of its latest bar at or before each calendar time (-1: none yet).
+    latest: list[npt.NDArray[np.int64]]
+    # Per symbol: whether it has a bar at each calendar time.
+    present: list[npt.NDArray[np.bool_]]
+
+
+def _calendar(data: list[SymbolColumns]) -> _Calendar:
+    stamps = np.unique(np.concatenate([c.timestamps for c in data]))
+    latest = [
+        np.searchsorted(c.timestamps, stamps, side="right").astype(np.int64) - 1 for c in data
+    ]
+    present = [np.isin(stamps, c.timestamps, assume_unique=True) for c in data]
+    return _Calendar(stamps, latest, present)
+
+
+class FastEngine:
+    """Drives `BacktestEngine.step` only where it can matter (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        data: list[SymbolColumns],
+        wants: list[dict[Symbol, SignalColumns]],
+        start_ns: int,
+        engine: BacktestEngine,
+        pipeline: InProcessPipeline,
+        clock: SimulatedClock,
+        initial_cash: Decimal,
+    ) -> None:
+        self._data = data
+        self._engine = engine
+        self._pipeline = pipeline
+        self._clock = clock
+        self._initial_cash = initial_cash
+        self._calendar = _calendar(data)
+        stamps = self._calendar.stamps
+        self._first_traded = int(np.searchsorted(stamps, start_ns, side="left"))
+        want = np.zeros(len(stamps), dtype=bool)
+        for answers in wants:
+            for _slot, columns in enumerate(data):
+                acting = answers[columns.symbol].action != 0
+                want[np.searchsorted(stamps, columns.timestamps[acting])] = True
+        want[: self._first_traded] = False
+        self._wanted = np.flatnonzero(want)
+
+    def run(
+        self, *, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
+    ) -> tuple[EngineRecord, EquityCurve]:
+        """Runs every wanted bar (and every bar an open order needs); returns the record."""
+        engine, calendar, data = self._engine, self._calendar, self._data
+        record = EngineRecord()
+        total = len(calendar.stamps)
+        seen = [-1] * len(data)  # per symbol: the last bar index the chain's nodes saw
+        segments: list[Segment] = []
+        wanted = self._wanted.tolist()
+        pointer = 0
+        index = wanted[0] if wanted else total
+        reported = 0
+        while index < total:
+            if cancelled is not None and cancelled():
+                raise Cancelled("run cancelled")
+            self._catch_up(index, seen)
+            bars = []
+            for slot, columns in enumerate(data):
+                if calendar.present[slot][index]:
+                    position = int(calendar.latest[slot][index])
+                    bars.append(columns.bar(position))
+                    seen[slot] = position
+            trading = index >= self._first_traded
+            engine.step(
+                BarBatch(from_ns(int(calendar.stamps[index])), tuple(bars)),
+                record,
+                trading=trading,
+                bar_index=index - self._first_traded,
+            )
+            if trading:
+                segments.append(self._segment(index))
+            if progress is not None and index - reported >= max(1, total // 100):
+                reported = index
+                progress(index, total)
+            if engine.busy:
+                index += 1
+                continue
+            while pointer < len(wanted) and wanted[pointer] <= index:
+                pointer += 1
+            index = wanted[pointer] if pointer < len(wanted) else total
+        if progress is not None:
+            progress(total, total)
+        curve = EquityCurve(
+            data=data,
+            stamps=calendar.stamps[self._first_traded :],
+            latest=[latest[self._first_traded :] for latest in calendar.latest],
+            segments=segments,
+            first=self._first_traded,
+            initial_cash=self._initial_cash,
+        )
+        return record, curve
+
+    def _catch_up(self, index: int, seen: list[int]) -> None:
+        """Shows each symbol's latest skipped bar to the venue, risk and agents' books."""
+        if index == 0:
+            return
+        engine, calendar = self._engine, self._calendar
+        moved = False
+        for slot, columns in enumerate(self._data):
+            position = int(calendar.latest[slot][index - 1])
+            if position < 0 or position == seen[slot]:
+                continue
+            if not moved:
+                self._clock.advance_to(from_ns(int(calendar.stamps[index - 1])))
+                moved = True
+            bar = columns.bar(position)
+            engine.mark(bar)
+            self._pipeline.on_skipped(bar)
+            seen[slot] = position
+
+    def _segment(self, index: int) -> Segment:
+        ledger = self._engine.ledger
+        held = tuple(
+            (slot, position.quantity)
+            for symbol, position in ledger._positions.items()
+            for slot, columns in enumerate(self._data)
+            if columns.symbol == symbol
+        )
+        return Segment(index - self._first_traded, ledger.cash, held)

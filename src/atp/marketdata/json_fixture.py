@@ -119,6 +119,8 @@ def _cell(value: object) -> Cell:
 
 
 def _kind(value: object) -> str:
+    if isinstance(value, list | dict) and not value:
+        return f"an empty {type(value).__name__}"
     if isinstance(value, str):
         return repr(value)
     return "null" if value is None else type(value).__name__

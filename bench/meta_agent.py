@@ -140,7 +140,10 @@ async def _serve(url: str, agents: list[AgentId]) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)
+    started = time.process_time()
     await stop.wait()
+    # The CPU the service spent on the run: robust to other load on the machine.
+    print(f"cpu {time.process_time() - started}", flush=True)
     await service.stop()
 
 
@@ -171,12 +174,16 @@ async def _start_service(url: str, agents: list[AgentId], in_process: bool) -> A
     return process
 
 
-async def _stop_service(service: Any) -> None:
+async def _stop_service(service: Any) -> float | None:
+    """Stops the service; returns the CPU seconds its process spent on the run, if separate."""
     if isinstance(service, asyncio.subprocess.Process):
         service.send_signal(signal.SIGTERM)
+        assert service.stdout is not None
+        line = await asyncio.wait_for(service.stdout.readline(), timeout=30)
         await asyncio.wait_for(service.wait(), timeout=30)
-    else:
-        await service.stop()
+        return float(line.split()[1])
+    await service.stop()
+    return None
 
 
 async def bench_nats(windows: int, rate: float, *, in_process: bool) -> None:
@@ -215,7 +222,7 @@ async def bench_nats(windows: int, rate: float, *, in_process: bool) -> None:
                     sent_at[signal_id] = time.perf_counter()
                 await bus.publish(envelope)
         await asyncio.wait_for(done.wait(), timeout=60)
-        await _stop_service(service)
+        cpu = await _stop_service(service)
         await bus.close()
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
@@ -226,6 +233,13 @@ async def bench_nats(windows: int, rate: float, *, in_process: bool) -> None:
         f"(meta-agent {where}): p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
         f"max {latencies[-1] * 1000:.2f} ms"
     )
+    if cpu is not None:
+        intents = windows * len(AGENTS[:3])
+        print(
+            f"  meta-agent process CPU: {cpu * 1e6 / intents:.0f} us per intent, "
+            f"{cpu * 1e6 / windows:.0f} us per decision (3 intents), {cpu / (intents / rate):.0%} "
+            f"of one core at this rate"
+        )
 
 
 def main() -> None:

@@ -71,6 +71,9 @@ class DecisionOutbox:
 
     async def flush(self) -> None:
         """Publishes the queue in order; on failure keeps the rest and raises."""
+        if not self._queue:
+            # Most intents close no window: nothing to publish, no lock to take.
+            return
         async with self._flushing:
             queue = self._queue
             while queue:

@@ -17,7 +17,10 @@ What it models (message layouts in `protocol.py`, server version 157):
   portfolio, `accountDownloadEnd`; `reqAccountUpdatesMulti` and `reqAccountSummary` likewise.
 
 Faults a test scripts: `fill(perm_id, ...)` executes at any time (while the client is away the
-reports are lost, as they are at TWS); `drop_clients()` closes every socket; `reject_next`.
+reports are lost, as they are at TWS); `drop_clients()` closes every socket; `accepting = False`
+closes new connections at once (TWS down); `reject_next`; `notify(code, text)` sends an error
+to every client (1100 connectivity lost, 1102 restored); `announce(perm_id, status)` sends an
+`orderStatus` with any status word.
 With `record_to`, each session's byte streams are written to `<name>.server.bin` (what TWS
 sent) and `<name>.client.bin` (what the client sent), for replay tests.
 """
@@ -72,6 +75,7 @@ class FakeTws:
         self.starting_cash = cash
         self.record_to = record_to
         self.auto_fill = True
+        self.accepting = True
         self.reject_next: str | None = None
         self.orders: dict[int, FakeOrder] = {}
         self.placed = 0
@@ -110,6 +114,22 @@ class FakeTws:
     def by_ref(self, order_ref: str) -> list[FakeOrder]:
         """The orders carrying this orderRef."""
         return [o for o in self.orders.values() if o.order_ref == order_ref]
+
+    async def notify(self, code: int, text: str) -> None:
+        """Sends error `code` (request id -1) to every connected client."""
+        for session in self.sessions:
+            session.send(p.error(-1, code, text))
+            await session.writer.drain()
+
+    async def announce(self, perm_id: int, status: str) -> None:
+        """Sends an `orderStatus` with `status` for an order, leaving the order as it is."""
+        order = self.orders[perm_id]
+        session = self._session_of(order.client_id)
+        if session is not None:
+            saved, order.status = order.status, status
+            session.send(p.order_status(order))
+            order.status = saved
+            await session.writer.drain()
 
     # -- scripted executions -----------------------------------------------------------
 
@@ -160,6 +180,9 @@ class FakeTws:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = _Session(writer)
+        if not self.accepting:
+            writer.close()
+            return
         try:
             greeting = await reader.readexactly(len(p.GREETING))
             session.received += greeting

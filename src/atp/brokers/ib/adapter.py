@@ -124,8 +124,6 @@ class IbAdapter:
 
     async def connect(self) -> None:
         """Connects to TWS; READY comes with reconciliation. Unreachable: REFUSING, retrying."""
-        if self._pump is None:
-            self._pump = asyncio.create_task(self._run_pump())
         try:
             await self.session.open()
         except VenueUnavailable as exc:
@@ -169,19 +167,23 @@ class IbAdapter:
             return
         view = self._view(trade)
         if view is not None:
-            self._inbox.put_nowait(lambda: self._apply_status(view, None))
+            self._enqueue(lambda: self._apply_status(view, None))
 
     def _on_commission(self, trade: Trade, fill: Fill, _report: object) -> None:
+        if self.session.syncing:
+            # ib_async also reports the commissions of executions TWS lists on request; those
+            # are reconciliation's to book (and to report as missed, if they were).
+            return
         view = self._view(trade)
         if view is None:
             return
         execution = mapping.execution(fill)
-        self._inbox.put_nowait(lambda: self._apply_fill(view, execution))
+        self._enqueue(lambda: self._apply_fill(view, execution))
 
     def _on_error(self, req_id: int, code: int, text: str, _contract: object) -> None:
         trade = self.ib.wrapper.trades.get((self._config.client_id, req_id))
         view = self._view(trade) if trade is not None else None
-        self._inbox.put_nowait(lambda: self._apply_error(code, text, view))
+        self._enqueue(lambda: self._apply_error(code, text, view))
 
     def _view(self, trade: Trade) -> VenueOrder | None:
         try:
@@ -191,6 +193,16 @@ class IbAdapter:
             log.info("ib order not taken up: %s", exc)
             return None
 
+    def _enqueue(self, job: Job) -> None:
+        # ib_async calls back from the event loop's socket reader, so a loop is running.
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._run_pump())
+        self._inbox.put_nowait(job)
+
+    async def drain(self) -> None:
+        """Waits until every IB event received so far has been applied."""
+        await self._inbox.join()
+
     async def _run_pump(self) -> None:
         while True:
             job = await self._inbox.get()
@@ -199,6 +211,8 @@ class IbAdapter:
             except Exception:
                 # One bad event must not stop the stream of the others.
                 log.exception("%s: an IB event could not be applied", self.name)
+            finally:
+                self._inbox.task_done()
 
     # -- applying events --------------------------------------------------------------
 

@@ -128,9 +128,15 @@ def ib_order(request: OrderRequest, config: IbConfig) -> Order:
 def request_body(request: OrderRequest, config: IbConfig) -> dict[str, Any]:
     """Every Contract and Order field that `placeOrder` would send with a non-default value."""
     return {
-        "contract": dataclassNonDefaults(contract_for(request.symbol, config)),
-        "order": dataclassNonDefaults(ib_order(request, config)),
+        "contract": _scalars(dataclassNonDefaults(contract_for(request.symbol, config))),
+        "order": _scalars(dataclassNonDefaults(ib_order(request, config))),
     }
+
+
+def _scalars(fields: Mapping[str, Any]) -> dict[str, Any]:
+    # Nested defaults (an empty SoftDollarTier) are objects that compare unequal to "no
+    # default"; what is sent of them is empty, so they are left out.
+    return {k: v for k, v in fields.items() if isinstance(v, str | int | float | bool)}
 
 
 def body_serializer(config: IbConfig) -> Callable[[OrderRequest], dict[str, Any]]:

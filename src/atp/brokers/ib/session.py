@@ -36,10 +36,16 @@ class IbSession:
         self._on_lost = on_lost
         self._closing = False
         self._opening = False
+        self._refreshing = 0
         self._reconnect: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.connects = 0
         ib.disconnectedEvent += self._disconnected
+
+    @property
+    def syncing(self) -> bool:
+        """True while TWS is answering a (re)connect's or a refresh's order requests."""
+        return self._opening or self._refreshing > 0
 
     @property
     def account(self) -> str:
@@ -153,6 +159,7 @@ class IbSession:
         ib = self.ib
         completed: list[Trade] = []
         opened: list[Trade] = []
+        self._refreshing += 1
         try:
             self._require_connection()
             opened = await self._ask(ib.reqAllOpenOrdersAsync())
@@ -160,6 +167,8 @@ class IbSession:
             await self._ask(ib.reqExecutionsAsync())
         except (TimeoutError, ConnectionError) as exc:
             raise VenueUnavailable(f"TWS did not answer: {exc!r}") from exc
+        finally:
+            self._refreshing -= 1
         trades: dict[ClientOrderId, Trade] = {}
         # Later sources win: ib_async never updates a session trade of another client, while
         # the completed and open order answers are TWS's view now.

@@ -13,7 +13,7 @@ Consecutive events in the outbox go out pipelined (`publish_many`) when the bus 
 
 On start, before any intent is consumed, the operator's changes (strategy, parameters,
 weights, enabled flags) are rebuilt by replaying the `control.actions` this service published
-(`history`, a one-shot read that leaves no consumer behind); the settings only give the state
+(`Bus.history`, a one-shot read that leaves no consumer behind); the settings only give the state
 before the first change. The newest decisions are kept in memory for `GET /decisions`.
 """
 
@@ -33,7 +33,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from atp.api.app import create_app
 from atp.api.routers.meta import meta_router
-from atp.bus.subjects import DECISIONS_ORDER_INTENT, SIGNALS_NORMALIZED
+from atp.bus.subjects import CONTROL_ACTIONS, DECISIONS_ORDER_INTENT, SIGNALS_NORMALIZED
 from atp.core.clock import Clock, SystemClock
 from atp.core.errors import AtpError
 from atp.core.events import ControlAction, Envelope, MetaDecision, envelope_for
@@ -317,8 +317,8 @@ async def bootstrap(
         risk_restore_quiet_seconds: how long the risk engine's replay must be quiet at start.
         tick_seconds: how often timed-out windows are looked for.
         meta_settings: the `ATP_META_*` settings; read from the environment if None.
-        history: where the control actions of earlier runs come from; by default a one-shot
-            read of JetStream when the bus is NATS (or connected here), nothing otherwise.
+        history: where the control actions of earlier runs come from; by default the bus's
+            one-shot `history` read of `control.actions` (unless `meta_settings.restore` is off).
     """
     meta_settings = meta_settings or MetaAgentSettings()
     config = config or meta_settings.to_config()
@@ -332,7 +332,7 @@ async def bootstrap(
             settings.effective_nats_url, client_name=NAME, metrics=BusMetrics(registry)
         )
     if history is None and meta_settings.restore:
-        history = _jetstream_history(settings, bus)
+        history = _history_of(bus)
     risk: RiskComponent | None = None
     if gate is None:
         risk = RiskComponent(
@@ -375,17 +375,11 @@ async def bootstrap(
     return service
 
 
-def _jetstream_history(settings: AtpSettings, bus: Any) -> ControlHistory | None:
-    """Reads this service's control actions from JetStream, if the bus is NATS."""
-    from atp.bus.nats import NatsBus
+def _history_of(bus: Any) -> ControlHistory:
+    """Reads this service's control actions back through the bus (`Bus.history`)."""
 
-    if not isinstance(bus, NatsBus):
-        return None
-    url = settings.effective_nats_url
+    async def from_bus() -> list[ControlAction]:
+        envelopes = await bus.history(CONTROL_ACTIONS)
+        return [e.payload for e in envelopes if e.payload.service == NAME]
 
-    async def from_jetstream() -> list[ControlAction]:
-        from atp.services.meta_history import read_control_actions
-
-        return await read_control_actions(url, service=NAME)
-
-    return from_jetstream
+    return from_bus

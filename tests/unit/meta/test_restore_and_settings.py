@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
 
 from atp.bus.memory import InMemoryBus
-from atp.bus.subjects import CONTROL_ACTIONS
-from atp.core.events import ControlAction, Envelope
+from atp.core.events import ControlAction, envelope_for
 from atp.meta.restore import command_of
 from atp.services.meta_agent import MetaAgentService, MetaAgentSettings, bootstrap
 from atp.services.settings import AtpSettings
-
-
-async def _recorded(bus: InMemoryBus) -> list[ControlAction]:
-    seen: list[Envelope[Any]] = []
-
-    async def collect(envelope: Envelope[Any]) -> None:
-        seen.append(envelope)
-
-    await bus.subscribe(CONTROL_ACTIONS, durable="recorder", handler=collect)
-    return [e.payload for e in seen]
 
 
 async def _new_service(clock, gate, build, actions: list[ControlAction]) -> MetaAgentService:
@@ -60,7 +48,10 @@ async def test_a_new_process_rebuilds_strategy_weights_and_flags_from_control_ac
     foreign = ControlAction(
         "x-1", "agents", "agents.disable", {"agent_id": "momentum"}, "ops", datetime.now(UTC)
     )
-    second = await _new_service(clock, gate, build, [*await _recorded(bus), foreign])
+    await bus.publish(envelope_for(foreign, source="agents", event_time=foreign.occurred_at))
+    # The default wiring reads the history back through the bus.
+    second = await bootstrap(AtpSettings(), bus=bus, clock=clock, config=build.config(), gate=gate)
+    await second.start()
     try:
         assert second.restored == 4
         voting = second.strategy()

@@ -31,6 +31,9 @@ from atp.brokers.alpaca.mapping import request_body as alpaca_request_body
 from atp.brokers.base import AdapterState, BrokerAdapter
 from atp.brokers.dry_run import DryRunAdapter
 from atp.brokers.execution import ExecutionEngine
+from atp.brokers.ib.adapter import IbAdapter
+from atp.brokers.ib.config import IbConfig
+from atp.brokers.ib.mapping import body_serializer as ib_body_serializer
 from atp.brokers.memory_store import InMemoryIdempotencyStore, InMemoryOrderStore
 from atp.brokers.paper.adapter import PaperAdapter
 from atp.brokers.paper.config import PaperVenueConfig
@@ -87,14 +90,18 @@ class BrokerServiceConfig(BaseModel):
     risk_timeout_seconds: float = Field(
         default=2.0, gt=0, le=30, description="How long a manual order waits for the risk check."
     )
-    adapters: tuple[Literal["paper", "alpaca"], ...] = Field(
+    adapters: tuple[Literal["paper", "alpaca", "ib"], ...] = Field(
         default=("paper",), min_length=1, description="Which adapters run."
     )
-    default_adapter: Literal["paper", "alpaca"] = Field(
+    default_adapter: Literal["paper", "alpaca", "ib"] = Field(
         default="paper", description="Where decisions and unnamed manual orders go."
     )
     alpaca: AlpacaOptions = Field(
         default_factory=AlpacaOptions, description="The Alpaca adapter's options."
+    )
+    ib: IbConfig = Field(
+        default_factory=IbConfig,
+        description="The Interactive Brokers adapter's TWS / IB Gateway connection.",
     )
     reconcile_interval_seconds: float = Field(
         default=60.0, gt=0, le=86_400, description="Seconds between periodic reconciliations."
@@ -272,6 +279,11 @@ async def bootstrap(
         alpaca = AlpacaAdapter(_alpaca_config(settings, config.alpaca), clock=clock)
         adapters["alpaca"] = (
             DryRunAdapter(alpaca, alpaca_request_body, clock=clock) if config.dry_run else alpaca
+        )
+    if "ib" in config.adapters:
+        ib = IbAdapter(config.ib, clock=clock)
+        adapters["ib"] = (
+            DryRunAdapter(ib, ib_body_serializer(config.ib), clock=clock) if config.dry_run else ib
         )
     adapters.update(extra_adapters or {})
     engine = ExecutionEngine(

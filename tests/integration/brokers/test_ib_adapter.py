@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from atp.brokers.base import AdapterState
@@ -24,6 +25,8 @@ from atp.core.clock import SystemClock
 from atp.core.enums import OrderStatus, OrderType, Side, TimeInForce
 from atp.core.events import ReconciliationDifference
 from atp.core.ids import ClientOrderId, Symbol
+from atp.services.broker_adapters import BrokerServiceConfig, bootstrap
+from atp.services.settings import AtpSettings
 from fakes.ib import protocol
 from fakes.ib.tws import FakeTws
 
@@ -338,3 +341,23 @@ async def test_an_unreachable_tws_refuses_to_trade_and_says_why(fake: FakeTws) -
             await adapter.submit(order("c-nowhere"))
     finally:
         await adapter.close()
+
+
+async def test_the_broker_service_runs_ib_when_configured_and_reconciles_it(
+    fake: FakeTws,
+) -> None:
+    config = BrokerServiceConfig(
+        adapters=("paper", "ib"),
+        ib=IbConfig(port=fake.port, client_id=21, request_timeout_seconds=3),
+    )
+    service = await bootstrap(AtpSettings(broker_port=0), bus=InMemoryBus(), config=config)
+    await service.start()
+    try:
+        transport = httpx.ASGITransport(app=service.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            listed = (await http.get("/adapters")).json()
+        ib = next(a for a in listed if a["name"] == "ib")
+        assert ib["state"] == "ready" and ib["venue"] == "ib"
+        assert service.reconcilers["ib"].runs == 1
+    finally:
+        await service.stop()

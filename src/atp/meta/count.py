@@ -126,7 +126,6 @@ def winner(
     sell: int,
     hold: int,
     voters: int,
-    *,
     needed: int,
     quorum: int,
 ) -> tuple[Action | None, str]:
@@ -252,8 +251,8 @@ def swing_voters(
             sell - unit if side_of is _SELL else sell,
             hold - unit if side_of is Action.HOLD else hold,
             voters,
-            needed=needed,
-            quorum=quorum,
+            needed,
+            quorum,
         )
         if side is None:
             without = Action.HOLD

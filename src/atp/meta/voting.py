@@ -127,20 +127,9 @@ _SCALE = {PLAIN: 1, WEIGHT: MICRO, CONVICTION: MICRO * MICRO}
 _REPORTED = {"majority": 0.5, "unanimous": 1.0}
 
 
-def _tally(count: Count, kind: int) -> Tally:
-    scale = _SCALE[kind]
-    return Tally(
-        buy=count.buy / scale,
-        sell=count.sell / scale,
-        hold=count.hold / scale,
-        abstain=count.abstain / (MICRO if kind != PLAIN else 1),
-        voters=count.voters,
-    )
-
-
 def _run(
     strategy: str, ballots: Sequence[Ballot], *, threshold: float, quorum: int, lot: Decimal
-) -> tuple[VoteOutcome, Count, int, SideMeans | None]:
+) -> tuple[VoteOutcome, Count, int, Decimal]:
     """Counts once, applies the rule, and derives the quantity of the winning side."""
     if quorum < 1:
         raise InvalidInput(f"quorum: expected at least 1, found {quorum}")
@@ -154,23 +143,17 @@ def _run(
     else:
         raise InvalidInput(f"threshold: expected a number in [0, 1], found {threshold}")
     count = count_ballots(ballots, kind)
-    side, verdict = winner(
-        strategy,
-        count.buy,
-        count.sell,
-        count.hold,
-        count.voters,
-        needed=needed,
-        quorum=quorum,
-    )
-    tally = _tally(count, kind)
+    buy, sell, hold = count.buy, count.sell, count.hold
+    side, verdict = winner(strategy, buy, sell, hold, count.voters, needed, quorum)
+    scale = _SCALE[kind]
+    abstain = count.abstain / MICRO if kind != PLAIN else float(count.abstain)
+    tally = Tally(buy / scale, sell / scale, hold / scale, abstain, count.voters)
     if side is None:
         outcome = VoteOutcome(
             strategy, Action.HOLD, ZERO, tally, threshold, quorum, verdict, None, (), ZERO
         )
-        return outcome, count, needed, None
+        return outcome, count, needed, ZERO
     quantity, raw, winners, numerator = side_quantity(count, side, lot)
-    means = SideMeans(count, {side: numerator})
     if quantity <= 0:
         outcome = VoteOutcome(
             strategy, Action.HOLD, ZERO, tally, threshold, quorum, ZERO_QUANTITY, side, winners, raw
@@ -179,7 +162,7 @@ def _run(
         outcome = VoteOutcome(
             strategy, side, quantity, tally, threshold, quorum, TRADED, side, winners, raw
         )
-    return outcome, count, needed, means
+    return outcome, count, needed, numerator
 
 
 def _checked(strategy: str, threshold: float) -> float:
@@ -206,9 +189,11 @@ def vote_with_swings(
     find (a property test holds the two equal), at the cost of a few integer operations per
     voter on the one count.
     """
-    outcome, count, needed, means = _run(
+    outcome, count, needed, numerator = _run(
         strategy, ballots, threshold=_checked(strategy, threshold), quorum=quorum, lot=lot
     )
+    # The winning side's sum is known already; the other side's is computed if a swing needs it.
+    means = SideMeans(count, {outcome.side: numerator} if outcome.side is not None else None)
     swung = swing_voters(
         strategy, count, outcome.action, needed=needed, quorum=quorum, lot=lot, means=means
     )

@@ -180,7 +180,12 @@ async def _stop_service(service: Any) -> float | None:
         service.send_signal(signal.SIGTERM)
         assert service.stdout is not None
         line = await asyncio.wait_for(service.stdout.readline(), timeout=30)
-        await asyncio.wait_for(service.wait(), timeout=30)
+        try:
+            await asyncio.wait_for(service.wait(), timeout=30)
+        except TimeoutError:
+            print("  (the meta-agent process did not stop within 30 s; killed)")
+            service.kill()
+            await service.wait()
         return float(line.split()[1])
     await service.stop()
     return None

@@ -1,4 +1,5 @@
-"""The meta-agent's control plane: agents with their scores and weights, the voting strategy.
+"""The meta-agent's control plane: agents with their scores and weights, the voting strategy,
+and the newest decisions with their explanations (`GET /decisions`).
 
 Thin routes: validate, build the command, hand it to the meta-agent, map the answer. Every
 change applies from the next decision window on and is published as a `control.actions` event

@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
-from decimal import Decimal
 
 from ib_async import IB, Fill, Trade
 
@@ -36,20 +34,18 @@ from atp.brokers.ib import mapping
 from atp.brokers.ib.config import IbConfig
 from atp.brokers.ib.errors import ErrorKind, classify
 from atp.brokers.ib.session import IbSession
+from atp.brokers.ib.settle import IbBook
 from atp.brokers.models import AccountSnapshot, BrokerPosition, Order, OrderChange, OrderRequest
-from atp.brokers.sync import Execution, VenueOrder, fill_id_for, sync_order
-from atp.brokers.tracker import OrderTracker
+from atp.brokers.sync import Execution, VenueOrder
 from atp.core.clock import Clock
 from atp.core.enums import OrderStatus
 from atp.core.errors import Conflict, InvalidInput, VenueUnavailable
-from atp.core.events import Fill as OurFill
 from atp.core.events import OrderUpdate
-from atp.core.ids import ClientOrderId, OrderId
+from atp.core.ids import ClientOrderId
 
 log = logging.getLogger(__name__)
 Hook = Callable[[str], Awaitable[None]]
 Job = Callable[[], Awaitable[None]]
-_TERMINAL_AT_IB = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED})
 
 
 class AdapterRefusing(Conflict):
@@ -75,7 +71,9 @@ class IbAdapter:
         self._config = config
         self._clock = clock
         self.session = IbSession(config, ib or IB(), on_lost=self._on_lost)
-        self.tracker = OrderTracker(config.venue)
+        self.book = IbBook(config.venue)
+        self.tracker = self.book.tracker
+        self.unknown_events = self.book.unknown_events
         self._listener: UpdateListener = _discard
         self._on_reconnect: Hook | None = None
         self._lock = asyncio.Lock()
@@ -85,7 +83,6 @@ class IbAdapter:
         self._state = AdapterState.DISCONNECTED
         self._reason: str | None = "not connected"
         self._ib_lost = False
-        self.unknown_events: Counter[str] = Counter()
         self._attach(self.session.ib)
 
     # -- state -----------------------------------------------------------------------
@@ -218,55 +215,13 @@ class IbAdapter:
 
     async def _apply_status(self, view: VenueOrder, reason: str | None) -> None:
         async with self._lock:
-            await self._emit(self._settle_status(view, reason))
+            await self._emit(self.book.status(view, reason))
         self._acknowledge(view.client_order_id)
-
-    def _settle_status(self, view: VenueOrder, reason: str | None) -> list[OrderUpdate]:
-        """Moves the order to IB's status, on the fills booked so far (never a fill itself)."""
-        order = self.tracker.get(view.client_order_id)
-        ours = order.filled_quantity if order is not None else Decimal(0)
-        target = mapping.map_status(view.venue_status, ours)
-        if target is OrderStatus.UNKNOWN:
-            self.unknown_events[view.venue_status] += 1
-            log.warning(
-                "ib %s: unknown status %r; UNKNOWN until reconciled",
-                view.client_order_id,
-                view.venue_status,
-            )
-        elif target in _TERMINAL_AT_IB and view.filled_quantity > ours:
-            # Executions IB counts are not booked yet: they come with their commission reports.
-            target = None
-        if order is not None and order.status is OrderStatus.PENDING_REPLACE and target:
-            self.tracker.amend(replace(order, request=_as_modified(order.request, view)))
-        updates = sync_order(self.tracker, replace(view, filled_quantity=ours, status=None))
-        if target is not None:
-            moved = self.tracker.move(
-                view.client_order_id, target, at=view.updated_at, reason=reason
-            )
-            updates += [moved] if moved else []
-        return updates
 
     async def _apply_fill(self, view: VenueOrder, execution: Execution) -> None:
         async with self._lock:
-            updates = self._book(view, [execution])
-            updates += self._settle_status(view, None)
-            await self._emit(updates)
+            await self._emit(self.book.book(view, [execution]) + self.book.status(view, None))
         self._acknowledge(view.client_order_id)
-
-    def _book(self, view: VenueOrder, executions: Iterable[Execution]) -> list[OrderUpdate]:
-        coid = view.client_order_id
-        updates = sync_order(self.tracker, replace(view, filled_quantity=Decimal(0), status=None))
-        for ex in sorted(executions, key=lambda e: (e.executed_at, e.execution_id)):
-            fill = OurFill(
-                fill_id=fill_id_for(self.venue, coid, ex.execution_id),
-                quantity=ex.quantity,
-                price=ex.price,
-                commission=ex.commission,
-                filled_at=ex.executed_at,
-            )
-            booked = self.tracker.fill(coid, fill)
-            updates += [booked] if booked else []
-        return updates
 
     async def _apply_error(self, code: int, text: str, view: VenueOrder | None) -> None:
         kind = classify(code)
@@ -322,7 +277,7 @@ class IbAdapter:
             trade, fills = self.session.find(coid)
             if trade is not None or fills:
                 log.info("ib already holds %s (orderRef): adopting it, placing nothing", coid)
-                await self._emit(self._adopt(request, trade, fills))
+                await self._emit(self.book.adopt(request, trade, fills, at=self._clock.now()))
                 return self.tracker.require(coid)
             created = self.tracker.create(
                 request, order_id=mapping.provisional_order_id(coid), at=self._clock.now()
@@ -346,43 +301,6 @@ class IbAdapter:
                 coid, OrderStatus.UNKNOWN, f"no answer from TWS within {timeout} s; outcome unknown"
             )
         return self.tracker.require(coid)
-
-    def _adopt(
-        self, request: OrderRequest, trade: Trade | None, fills: list[Fill]
-    ) -> list[OrderUpdate]:
-        coid = request.client_order_id
-        now = self._clock.now()
-        if trade is None:
-            # Only executions are left of it: the request stands for the order.
-            perm = OrderId(str(fills[0].execution.permId))
-            created = self.tracker.create(request, order_id=perm, at=now)
-            snapshot = self._snapshot(self.tracker.require(coid))
-            booked = self._book(snapshot, [mapping.execution(f) for f in fills])
-            return ([created] if created else []) + booked
-        view = mapping.venue_order(trade, at=now, fills=fills)
-        updates = self._book(view, [mapping.execution(f) for f in fills])
-        return updates + sync_order(self.tracker, view)
-
-    @staticmethod
-    def _snapshot(order: Order) -> VenueOrder:
-        """Our own order as a venue view that changes nothing (for booking executions)."""
-        request = order.request
-        return VenueOrder(
-            order_id=order.order_id,
-            client_order_id=request.client_order_id,
-            symbol=request.symbol,
-            side=request.side,
-            quantity=request.quantity,
-            order_type=request.order_type,
-            time_in_force=request.time_in_force,
-            limit_price=request.limit_price,
-            stop_price=request.stop_price,
-            status=None,
-            venue_status="",
-            filled_quantity=order.filled_quantity,
-            average_fill_price=order.average_fill_price,
-            updated_at=order.updated_at,
-        )
 
     async def cancel(self, client_order_id: ClientOrderId) -> Order:
         """Asks TWS to cancel; its `orderStatus` (Cancelled) or error 202 settles it."""
@@ -443,18 +361,7 @@ class IbAdapter:
         self, coid: ClientOrderId, trade: Trade | None, fills: list[Fill]
     ) -> None:
         async with self._lock:
-            if trade is None:
-                if self.tracker.get(coid) is None:
-                    log.warning("ib holds executions of %s but no order to adopt", coid)
-                    return
-                snapshot = self._snapshot(self.tracker.require(coid))
-                await self._emit(self._book(snapshot, [mapping.execution(f) for f in fills]))
-                return
-            view = mapping.venue_order(trade, at=self._clock.now(), fills=fills)
-            if view.status is OrderStatus.UNKNOWN:
-                self.unknown_events[view.venue_status] += 1
-            updates = self._book(view, [mapping.execution(f) for f in fills])
-            await self._emit(updates + sync_order(self.tracker, view))
+            await self._emit(self.book.settle(coid, trade, fills, at=self._clock.now()))
 
     async def orders(self) -> list[Order]:
         """Every order this adapter knows."""
@@ -487,13 +394,3 @@ class IbAdapter:
     async def _emit(self, updates: list[OrderUpdate]) -> None:
         for update in updates:
             await self._listener(update)
-
-
-def _as_modified(request: OrderRequest, view: VenueOrder) -> OrderRequest:
-    """The request with the quantity and prices TWS now reports for the order."""
-    return replace(
-        request,
-        quantity=view.quantity,
-        limit_price=view.limit_price,
-        stop_price=view.stop_price,
-    )

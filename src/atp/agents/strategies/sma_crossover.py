@@ -3,18 +3,21 @@
 A cross is read the way backtrader's `CrossOver` reads it: at bar t the fast SMA is above
 (below) the slow one, and the last bar on which they differed had it below (above). Touching
 without crossing is no cross. The first possible cross is on the bar after both SMAs exist
-(bar `slow + 1`). With `long_only`, a cross down sells only after a buy (an exit, never a
-short); without it every cross down sells.
+(bar `slow + 1`). Averages equal in exact decimals are a tie, whatever float noise says
+(`atp.agents.strategies.exact_ties`). With `long_only`, a cross down sells only after a buy
+(an exit, never a short); without it every cross down sells.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from atp.agents.indicators import RollingWindow
+from atp.agents.strategies.exact_ties import settle_difference, settle_differences
 from atp.agents.strategies.rolling_columns import running_sums
 from atp.agents.strategy import (
     BUY_CODE,
@@ -48,6 +51,8 @@ class SmaCrossoverParams(StrategyParams):
 class _State:
     fast: RollingWindow
     slow: RollingWindow
+    # The slow window's closes, to decide a near tie of the averages exactly.
+    closes: deque[float]
     last_nonzero_diff: float = 0.0
     long: bool = False
     bars: int = field(default=0)
@@ -70,7 +75,8 @@ class SmaCrossover(Strategy[_State]):
 
     def new_state(self) -> _State:
         """Empty windows for one symbol."""
-        return _State(RollingWindow(self.p.fast), RollingWindow(self.p.slow))
+        slow = self.p.slow
+        return _State(RollingWindow(self.p.fast), RollingWindow(slow), deque(maxlen=slow))
 
     def on_bar(self, bar: MarketSignal) -> StrategySignal | None:
         """Pushes the close; answers buy/sell on a cross, else None."""
@@ -78,11 +84,12 @@ class SmaCrossover(Strategy[_State]):
         close = float(bar.close)
         state.fast.push(close)
         state.slow.push(close)
+        state.closes.append(close)
         state.bars += 1
         if not state.slow.full:
             return StrategySignal.hold(f"warming up: {state.bars}/{self.p.slow} bars")
         fast, slow = state.fast.mean(), state.slow.mean()
-        diff = fast - slow
+        diff = settle_difference(fast - slow, state.closes, self.p.fast, self.p.slow, slow)
         previous = state.last_nonzero_diff
         if diff != 0.0:
             state.last_nonzero_diff = diff
@@ -114,6 +121,9 @@ class SmaCrossover(Strategy[_State]):
         slow = running_sums(closes, slow_window)[full] / slow_window
         diff = np.zeros(n, dtype=np.float64)
         diff[full] = fast - slow
+        slow_means = np.zeros(n, dtype=np.float64)
+        slow_means[full] = slow
+        diff = settle_differences(closes, diff, slow_means, fast_window, slow_window)
         # The last non-zero difference strictly before each bar (0.0 before any).
         marks = np.where(diff != 0.0, np.arange(n), -1)
         last = np.maximum.accumulate(marks)

@@ -17,8 +17,10 @@ import random
 import resource
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import backtrader as bt
@@ -86,9 +88,62 @@ def run_atp(path: Path) -> tuple[list[tuple[str, str, float]], float, int]:
     return trades, elapsed, len(columns)
 
 
+def _exact_difference(window: list[float], fast: int, slow: int) -> Fraction:
+    """Fast minus slow mean in exact decimals (each close read as its shortest text)."""
+    values = [Fraction(repr(v)) for v in window]
+    return sum(values[-fast:], Fraction(0)) / fast - sum(values, Fraction(0)) / slow
+
+
+class _ExactCrossOver(bt.Indicator):  # type: ignore[misc]
+    """backtrader's `CrossOver` of SMA(fast) and SMA(slow), with exact ties.
+
+    backtrader's own SMAs (`math.fsum` / period) and its non-zero-difference rule; only a
+    difference within 1e-9 of the slow SMA is recomputed in exact decimals, because on decimal
+    prices the averages are often exactly equal and the float difference is then rounding
+    noise of either sign (stock `CrossOver` reads such a tie as a cross 4,648 times on the
+    200,000-bar series, ATP's running sums did so 7,223 times: 7,144 vs 6,996 trades).
+    """
+
+    lines = ("crossover",)
+    params = (("fast", 10), ("slow", 30))
+
+    def __init__(self) -> None:
+        self.fast_sma = bt.ind.SMA(self.data, period=self.p.fast)
+        self.slow_sma = bt.ind.SMA(self.data, period=self.p.slow)
+        self._last = 0.0
+
+    def _cross(self, diff: float, slow_mean: float, window: Callable[[], list[float]]) -> float:
+        if abs(diff) <= 1e-9 * abs(slow_mean):
+            exact = _exact_difference(window(), self.p.fast, self.p.slow)
+            if exact == 0:
+                diff = 0.0
+            elif diff == 0.0 or (diff > 0) != (exact > 0):
+                diff = float(exact)
+        last = self._last
+        if diff != 0.0:
+            self._last = diff
+        return 1.0 if last < 0.0 < diff else -1.0 if last > 0.0 > diff else 0.0
+
+    def next(self) -> None:
+        slow = self.p.slow
+        self.lines.crossover[0] = self._cross(
+            self.fast_sma[0] - self.slow_sma[0],
+            self.slow_sma[0],
+            lambda: list(self.data.get(size=slow)),
+        )
+
+    def once(self, start: int, end: int) -> None:
+        closes, out = self.data.array, self.lines.crossover.array
+        fast, slow, period = self.fast_sma.array, self.slow_sma.array, self.p.slow
+        for i in range(start, end):
+            out[i] = self._cross(
+                fast[i] - slow[i], slow[i], lambda i=i: list(closes[i - period + 1 : i + 1])
+            )
+
+
 class _AllIn(bt.Strategy):  # type: ignore[misc]
     def __init__(self) -> None:
-        self.cross = bt.ind.CrossOver(bt.ind.SMA(period=10), bt.ind.SMA(period=30))
+        self.cross = _ExactCrossOver(self.data, fast=10, slow=30)
         self.trades: list[tuple[str, str, float]] = []
 
     def notify_order(self, order: bt.Order) -> None:

@@ -7,6 +7,9 @@ PostgreSQL commits are durable by default (`synchronous_commit=on`).
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +31,10 @@ from atp.core.errors import ConfigurationError
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same in every process that migrates.
 _MIGRATION_LOCK_KEY = 7_202_509
+_BUSY_TIMEOUT_MS = 30_000
+_ALEMBIC_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def normalize_url(url: str) -> str:
@@ -54,13 +61,39 @@ def normalize_url(url: str) -> str:
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # First, so that even the switch to WAL waits for a concurrent writer instead of failing
-    # at once with "database is locked".
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+    _use_wal(dbapi_connection, cursor)
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _use_wal(dbapi_connection: Any, cursor: Any) -> None:
+    """Puts the database file in WAL mode (once: the mode is stored in the file).
+
+    Switching a rollback-journal database to WAL needs an exclusive lock, and SQLite does not
+    call the busy handler for it when another connection holds or wants the write lock: it
+    answers "database is locked" at once, to avoid a deadlock between two lock upgrades. Two
+    services (or two `migrate()`s) opening a new file together hit exactly that, so the switch
+    is retried here until the other connection is done; afterwards the file is in WAL mode and
+    every later connection only reads that.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    delay, waited = 0.005, 0.0
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or waited >= _BUSY_TIMEOUT_MS / 1000:
+                raise
+        # An event hook is synchronous; run_async sleeps without blocking the event loop.
+        dbapi_connection.run_async(lambda _driver, pause=delay: asyncio.sleep(pause))
+        waited += delay
+        delay = min(delay * 2, 0.1)
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -112,15 +145,27 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(_alembic_config(connection), "head")
 
 
+def _alembic_lock() -> asyncio.Lock:
+    # Alembic's `context` and `op` are module-level proxies installed for the length of one
+    # upgrade, so two upgrades interleaving in one process (two databases migrated at once)
+    # would remove each other's proxies. One lock per event loop serialises them in-process.
+    loop = asyncio.get_running_loop()
+    lock = _ALEMBIC_LOCKS.get(loop)
+    if lock is None:
+        lock = _ALEMBIC_LOCKS[loop] = asyncio.Lock()
+    return lock
+
+
 async def migrate(url: str) -> None:
     """Brings the database at `url` to the latest schema; safe to call again and concurrently.
 
     Concurrent callers (services starting together) are serialised: an advisory lock on
-    PostgreSQL, the write lock (`BEGIN IMMEDIATE`) on SQLite.
+    PostgreSQL, the write lock (`BEGIN IMMEDIATE`) on SQLite, and within one process a lock
+    around Alembic itself.
     """
     engine = create_engine(url)
     try:
-        async with engine.connect() as connection:
+        async with _alembic_lock(), engine.connect() as connection:
             if engine.dialect.name == "sqlite":
                 await connection.exec_driver_sql("BEGIN IMMEDIATE")
             else:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -69,3 +71,41 @@ async def test_money_round_trips_exactly(database: Database) -> None:
     assert rows[0].price == Decimal("0.3")
     assert [r.filled_at for r in rows] == [moments[n % 2] for n in range(len(EXACT_VALUES))]
     assert all(r.filled_at.tzinfo is UTC for r in rows)
+
+
+async def test_migrate_waits_for_a_writer_holding_a_new_sqlite_file(tmp_path: Path) -> None:
+    # A new file is in rollback-journal mode; switching it to WAL needs an exclusive lock, and
+    # SQLite refuses at once (no busy wait) while another connection writes. migrate() must
+    # wait for that writer instead of failing with "database is locked".
+    path = tmp_path / "atp.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("CREATE TABLE written_first (x INTEGER)")
+    migrating = asyncio.create_task(migrate(f"sqlite:///{path}"))
+    await asyncio.sleep(0.2)  # let migrate() meet the held lock before the writer commits
+    writer.execute("COMMIT")
+    writer.close()
+    await migrating
+
+    check = sqlite3.connect(path)
+    try:
+        mode = check.execute("PRAGMA journal_mode").fetchone()[0]
+        head = check.execute("SELECT sequence FROM audit_head").fetchall()
+    finally:
+        check.close()
+    assert mode == "wal"
+    assert head == [(0,)]
+
+
+async def test_many_concurrent_migrations_of_new_sqlite_files_all_succeed(tmp_path: Path) -> None:
+    urls = [f"sqlite:///{tmp_path / f'atp-{n}.db'}" for n in range(5)]
+
+    await asyncio.gather(*(migrate(url) for url in urls for _ in range(3)))
+
+    for url in urls:
+        database = Database(url)
+        try:
+            async with database.engine.connect() as connection:
+                assert await connection.run_sync(_diff) == []
+        finally:
+            await database.close()

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from atp.core.clock import ensure_utc
 from atp.core.errors import InvariantViolation
 from atp.storage.audit_chain import (
-    GENESIS_HASH,
     AuditEntry,
     canonical_json,
     entry_hash,
@@ -26,11 +25,13 @@ from atp.storage.audit_chain import (
     refs_of,
     scrub,
 )
+from atp.storage.audit_verify import ChainProblem, VerifyReport, verify_chain
 from atp.storage.database import Database
 from atp.storage.models import AuditEntryRow, AuditHeadRow, AuditRefRow
 
+__all__ = ["MAX_PAGE", "AuditQuery", "AuditTrail", "ChainProblem", "VerifyReport", "append_entry"]
+
 MAX_PAGE = 1000
-_VERIFY_BATCH = 500
 
 
 def _entry(row: AuditEntryRow) -> AuditEntry:
@@ -160,30 +161,6 @@ def _statement(query: AuditQuery) -> Select[AuditEntryRow]:
     return statement.order_by(AuditEntryRow.sequence).limit(limit)
 
 
-@dataclass(frozen=True, slots=True)
-class ChainProblem:
-    """The first place the chain does not hold: which entry, and how it was tampered with.
-
-    `kind` is `changed` (its content no longer matches its hash), `removed` (it is missing) or
-    `reordered` (it no longer follows the entry it was appended after).
-    """
-
-    sequence: int
-    kind: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyReport:
-    """The result of walking the whole chain."""
-
-    ok: bool
-    entries_checked: int
-    head_sequence: int
-    head_hash: str
-    problem: ChainProblem | None
-
-
 class AuditTrail:
     """Reads and verifies the audit chain of one database."""
 
@@ -205,90 +182,8 @@ class AuditTrail:
             return _entry(row) if row is not None else None
 
     async def verify(self) -> VerifyReport:
-        """Walks the chain from its start and names the first entry that does not hold."""
-        expected, previous, checked = 1, GENESIS_HASH, 0
-        async with self._database.session() as session:
-            head = (
-                await session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1))
-            ).scalar_one()
-            after = 0
-            while True:
-                rows = (
-                    await session.scalars(
-                        select(AuditEntryRow)
-                        .where(AuditEntryRow.sequence > after)
-                        .order_by(AuditEntryRow.sequence)
-                        .limit(_VERIFY_BATCH)
-                    )
-                ).all()
-                if not rows:
-                    break
-                for row in rows:
-                    entry = _entry(row)
-                    problem = await self._check(session, entry, expected, previous)
-                    if problem is not None:
-                        return VerifyReport(False, checked, head.sequence, head.hash, problem)
-                    checked += 1
-                    expected, previous = entry.sequence + 1, entry.hash
-                after = rows[-1].sequence
-            problem = _check_head(head.sequence, head.hash, expected - 1, previous)
-        return VerifyReport(problem is None, checked, head.sequence, head.hash, problem)
+        """Walks the chain from its start and names the first entry that does not hold.
 
-    async def _check(
-        self, session: AsyncSession, entry: AuditEntry, expected: int, previous: str
-    ) -> ChainProblem | None:
-        if entry.sequence != expected:
-            return ChainProblem(
-                expected,
-                "removed",
-                f"entry {expected} is missing: the chain jumps from {expected - 1} "
-                f"to {entry.sequence}",
-            )
-        if entry.prev_hash != previous:
-            linked = await session.scalar(
-                select(AuditEntryRow.sequence).where(AuditEntryRow.hash == entry.prev_hash)
-            )
-            if linked is not None:
-                return ChainProblem(
-                    entry.sequence,
-                    "reordered",
-                    f"entry {entry.sequence} ({entry.kind} {entry.event_id}) was appended "
-                    f"after entry {linked}, but now follows entry {entry.sequence - 1}",
-                )
-            return ChainProblem(
-                entry.sequence - 1,
-                "changed",
-                f"entry {entry.sequence - 1} was changed: its hash is no longer the one "
-                f"entry {entry.sequence} was linked to",
-            )
-        if entry.computed_hash() != entry.hash:
-            return ChainProblem(
-                entry.sequence,
-                "changed",
-                f"entry {entry.sequence} ({entry.kind} {entry.event_id}) was changed: its "
-                "content no longer matches its hash",
-            )
-        return None
-
-
-def _check_head(
-    head_sequence: int, head_hash: str, last_sequence: int, last_hash: str
-) -> ChainProblem | None:
-    if head_sequence > last_sequence:
-        return ChainProblem(
-            last_sequence + 1,
-            "removed",
-            f"entries {last_sequence + 1}..{head_sequence} are missing: the chain ends at "
-            f"{last_sequence} but {head_sequence} were appended",
-        )
-    if head_sequence < last_sequence:
-        return ChainProblem(
-            head_sequence + 1,
-            "changed",
-            f"entries after {head_sequence} were added outside the chain's head",
-        )
-    if head_hash != last_hash:
-        return ChainProblem(
-            last_sequence, "changed", f"entry {last_sequence} does not match the chain's head"
-        )
-    return None
+        Streams the chain in batches, each its own short transaction (see `audit_verify`).
+        """
+        return await verify_chain(self._database)

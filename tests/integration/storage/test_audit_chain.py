@@ -10,6 +10,7 @@ from sqlalchemy import text
 from atp.core.clock import SystemClock
 from atp.core.events import Envelope
 from atp.storage.audit_trail import AuditQuery, AuditTrail
+from atp.storage.audit_verify import verify_chain
 from atp.storage.database import Database
 from atp.storage.recorder import AuditRecorder
 
@@ -167,3 +168,56 @@ async def test_secrets_never_reach_the_trail(database: Database) -> None:
     assert "top-secret-value" not in dump
     assert "sha256:" in dump
     assert (await trail.verify()).ok
+
+
+async def test_verify_in_small_batches_names_an_edit_beyond_the_first_batch(
+    database: Database,
+) -> None:
+    await _record(database, story("AAPL", 0).all + story("MSFT", 1).all)
+
+    await _sql(database, "UPDATE audit_entries SET source = 'forged' WHERE sequence = 14")
+    report = await verify_chain(database, batch_size=3)
+
+    assert report.problem is not None
+    assert (report.problem.sequence, report.problem.kind) == (14, "changed")
+    assert report.entries_checked == 13
+
+
+async def test_entries_appended_while_verifying_are_not_taken_for_tampering(
+    database: Database,
+) -> None:
+    await _record(database, story("AAPL", 0).all)
+    later = [e for day in range(1, 4) for e in story("MSFT", day).all]
+    recorder = AuditRecorder(database, SystemClock())
+
+    async def append_later() -> None:
+        for event in later:
+            await recorder.on_event(event)
+
+    reports = await asyncio.gather(
+        verify_chain(database, batch_size=2), append_later(), verify_chain(database, batch_size=1)
+    )
+
+    assert reports[0] is not None and reports[0].ok, reports[0].problem
+    assert reports[2] is not None and reports[2].ok, reports[2].problem
+    final = await verify_chain(database, batch_size=5)
+    assert final.ok and final.entries_checked == len(story().all) + len(later)
+
+
+async def test_a_row_added_past_the_head_is_caught(database: Database) -> None:
+    events = story().all
+    await _record(database, events)
+
+    await _sql(
+        database,
+        "INSERT INTO audit_entries (sequence, recorded_at, event_time, kind, source, event_id, "
+        "correlation_id, causation_id, symbol, agent_id, order_ref, decision_id, content, "
+        "prev_hash, hash) SELECT sequence + 1, recorded_at, event_time, kind, source, "
+        "'forged-event', correlation_id, causation_id, symbol, agent_id, order_ref, "
+        "decision_id, content, hash, 'f' || substr(hash, 2) FROM audit_entries "
+        f"WHERE sequence = {len(events)}",
+    )
+    report = await verify_chain(database)
+
+    assert report.problem is not None
+    assert (report.problem.sequence, report.problem.kind) == (len(events) + 1, "changed")

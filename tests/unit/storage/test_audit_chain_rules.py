@@ -31,7 +31,11 @@ SECRET_KEYS = st.sampled_from(
         "cookie",
     ]
 )
-SECRETS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=8, max_size=40)
+# "zq" occurs in no key name and no hex fingerprint, so finding the secret in the text can only
+# mean it leaked (a bare "paramete" would match the key "parameters").
+SECRETS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=6, max_size=38).map(
+    lambda tail: f"zq{tail}"
+)
 PLAIN = st.recursive(
     st.none() | st.booleans() | st.integers() | st.sampled_from(["buy", "AAPL", "halt"]),
     lambda inner: (

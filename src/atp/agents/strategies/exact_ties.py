@@ -71,10 +71,21 @@ def settle_differences(
     if len(candidates) == 0:
         return out
     scaled = _scaled(closes, slow)
-    for index, exact in zip(
-        candidates.tolist(), _exact_at(closes, scaled, candidates, fast, slow), strict=True
+    if scaled is None:
+        for index in candidates.tolist():
+            window = closes[index - slow + 1 : index + 1].tolist()
+            out[index] = _settled(float(diff[index]), exact_difference(window, fast, slow))
+        return out
+    numerators, denominator = _numerators(scaled, candidates, fast, slow)
+    signs = np.sign(numerators)
+    floats = diff[candidates]
+    out[candidates[signs == 0]] = 0.0  # an exact tie
+    # A float of the wrong sign (or zero) for a real difference: the exact one, rounded.
+    wrong = (signs != 0) & (np.sign(floats) != signs)
+    for index, numerator in zip(
+        candidates[wrong].tolist(), numerators[wrong].tolist(), strict=True
     ):
-        out[index] = _settled(float(diff[index]), exact)
+        out[index] = float(Fraction(numerator, denominator))
     return out
 
 
@@ -92,17 +103,10 @@ def _scaled(closes: FloatColumn, slow: int) -> tuple[np.ndarray, int] | None:
     return None
 
 
-def _exact_at(
-    closes: FloatColumn,
-    scaled: tuple[np.ndarray, int] | None,
-    candidates: np.ndarray,
-    fast: int,
-    slow: int,
-) -> list[Fraction]:
-    if scaled is None:
-        return [
-            exact_difference(closes[i - slow + 1 : i + 1].tolist(), fast, slow) for i in candidates
-        ]
+def _numerators(
+    scaled: tuple[np.ndarray, int], candidates: np.ndarray, fast: int, slow: int
+) -> tuple[np.ndarray, int]:
+    """Exact (fast mean - slow mean) at `candidates` as numerators over one denominator."""
     integers, decimals = scaled
     # Window sums from a running int64 sum: exact even if the running sum wraps, since
     # each window sum fits (checked in `_scaled`) and int64 arithmetic is modular.
@@ -110,6 +114,4 @@ def _exact_at(
     ends = candidates + 1
     fast_sums = running[ends] - running[ends - fast]
     slow_sums = running[ends] - running[ends - slow]
-    numerators = slow * fast_sums - fast * slow_sums
-    denominator = fast * slow * 10**decimals
-    return [Fraction(int(n), denominator) for n in numerators.tolist()]
+    return slow * fast_sums - fast * slow_sums, fast * slow * 10**decimals

@@ -173,6 +173,9 @@ class RiskComponent:
         self._tick_seconds = tick_seconds
         self._bus: Any = None
         self._unsent: list[Envelope[Any]] = []
+        # Consumers (fills, marks) and the meta-agent flush concurrently: one at a time, so
+        # events go out in order and none is popped by a flush that did not publish it.
+        self._flush_lock = asyncio.Lock()
         self._held: list[Envelope[Any]] | None = None
         self._ticker: asyncio.Task[None] | None = None
 
@@ -360,12 +363,14 @@ class RiskComponent:
             self._queue(payload, cause)
         if self._bus is None:
             return
-        while self._unsent:
-            envelope = self._unsent[0]
-            try:
-                await self._bus.publish(envelope)
-            except AtpError as exc:
-                # Kept in order and retried on the next flush: a state change must not be lost.
-                log.warning("publishing %s failed, will retry: %s", envelope.type, exc)
-                return
-            self._unsent.pop(0)
+        async with self._flush_lock:
+            while self._unsent:
+                envelope = self._unsent[0]
+                try:
+                    await self._bus.publish(envelope)
+                except AtpError as exc:
+                    # Kept in order and retried on the next flush: a state change must not be
+                    # lost.
+                    log.warning("publishing %s failed, will retry: %s", envelope.type, exc)
+                    return
+                self._unsent.pop(0)

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -37,18 +37,20 @@ class WireError(InvalidInput):
 
 def to_wire(value: Any) -> Any:
     """Converts a payload (or any part of one) to JSON-ready values."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value
-    if isinstance(value, Decimal):
-        return format(value, "f")
+    encoder = _ENCODERS.get(type(value))
+    if encoder is not None:
+        return encoder(value)
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, (bool, int, str, float)):
+        return value
     if isinstance(value, datetime):
-        return ensure_utc(value).isoformat().replace("+00:00", "Z")
+        return _datetime_to_wire(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        encoder = _ENCODERS[type(value)] = _dataclass_encoder(type(value))
+        return encoder(value)
     if isinstance(value, Mapping):
         return {str(k): to_wire(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -56,53 +58,92 @@ def to_wire(value: Any) -> Any:
     raise TypeError(f"cannot put {type(value).__name__} on the wire")
 
 
-@cache
-def _hints(cls: type[Any]) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def _datetime_to_wire(value: datetime) -> str:
+    return ensure_utc(value).isoformat().replace("+00:00", "Z")
+
+
+_ENCODERS: dict[type[Any], Callable[[Any], Any]] = {
+    type(None): lambda v: v,
+    bool: lambda v: v,
+    int: lambda v: v,
+    str: lambda v: v,
+    float: lambda v: v,
+    Decimal: lambda v: format(v, "f"),
+    datetime: _datetime_to_wire,
+    tuple: lambda v: [to_wire(item) for item in v],
+    list: lambda v: [to_wire(item) for item in v],
+    dict: lambda v: {str(k): to_wire(item) for k, item in v.items()},
+}
+
+
+def _dataclass_encoder(cls: type[Any]) -> Callable[[Any], Any]:
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    encoders = _ENCODERS
+
+    def encode_fields(value: Any) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for name in names:
+            field_value = getattr(value, name)
+            encoder = encoders.get(type(field_value))
+            result[name] = encoder(field_value) if encoder is not None else to_wire(field_value)
+        return result
+
+    return encode_fields
 
 
 def from_wire(annotation: Any, data: Any) -> Any:
     """Builds a value of type `annotation` from JSON-ready `data` (already schema-valid)."""
+    return _decoder(annotation)(data)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _datetime_from_wire(value: str) -> datetime:
+    return ensure_utc(datetime.fromisoformat(value))
+
+
+@cache
+def _decoder(annotation: Any) -> Callable[[Any], Any]:
+    """A converter for `annotation`, worked out once per type (reflection is the slow part)."""
     origin = get_origin(annotation)
     if origin in (Union, types.UnionType):
-        if data is None:
-            return None
         non_null = [a for a in get_args(annotation) if a is not type(None)]
-        return from_wire(non_null[0], data) if len(non_null) == 1 else data
+        if len(non_null) != 1:
+            return _identity
+        inner = _decoder(non_null[0])
+        return lambda data: None if data is None else inner(data)
     if annotation is Any:
-        return data
-    if origin is tuple:
-        (item_type, *_rest) = get_args(annotation)
-        return tuple(from_wire(item_type, v) for v in data)
-    if origin in (list,):
-        (item_type,) = get_args(annotation)
-        return [from_wire(item_type, v) for v in data]
+        return _identity
+    if origin in (tuple, list):
+        item = _decoder(get_args(annotation)[0])
+        collection: Callable[[Any], Any] = tuple if origin is tuple else list
+        return lambda data: collection(item(v) for v in data)
     if origin in (Mapping, dict) or annotation in (Mapping, dict):
         args = get_args(annotation)
-        value_type = args[1] if len(args) == 2 else Any
-        return {k: from_wire(value_type, v) for k, v in data.items()}
+        value = _decoder(args[1]) if len(args) == 2 else _identity
+        if value is _identity:
+            return dict
+        return lambda data: {k: value(v) for k, v in data.items()}
+    supertype = getattr(annotation, "__supertype__", None)
+    if supertype is not None:  # NewType ids arrive as their base type
+        return _decoder(supertype)
     if isinstance(annotation, type):
         if dataclasses.is_dataclass(annotation):
-            hints = _hints(annotation)
-            return annotation(
-                **{
-                    f.name: from_wire(hints[f.name], data[f.name])
-                    for f in dataclasses.fields(annotation)
-                }
-            )
+            hints = typing.get_type_hints(annotation)
+            fields = [(f.name, _decoder(hints[f.name])) for f in dataclasses.fields(annotation)]
+            cls = annotation
+            return lambda data: cls(**{name: convert(data[name]) for name, convert in fields})
         if issubclass(annotation, Enum):
-            return annotation(data)
+            return annotation
         if annotation is Decimal:
-            return Decimal(data)
+            return Decimal
         if annotation is datetime:
-            return ensure_utc(datetime.fromisoformat(data))
+            return _datetime_from_wire
         if annotation is float:
-            return float(data)
-    # NewType ids and plain scalars arrive as they are.
-    supertype = getattr(annotation, "__supertype__", None)
-    if supertype is not None:
-        return from_wire(supertype, data)
-    return data
+            return float
+    return _identity
 
 
 def envelope_to_dict(envelope: Envelope[Any]) -> dict[str, Any]:

@@ -42,7 +42,6 @@ from atp.brokers.ports import IdempotencyStore, OrderStore
 from atp.brokers.reconcile import Reconcilable, Reconciler
 from atp.brokers.replay import replay_order_updates
 from atp.bus.codec import to_wire
-from atp.bus.history import latest_signals
 from atp.bus.subjects import CONTROL_ACTIONS, DECISIONS_META, SIGNALS_NORMALIZED
 from atp.core.clock import Clock, SystemClock
 from atp.core.errors import ConfigurationError
@@ -60,7 +59,7 @@ DECISIONS_DURABLE = "broker-decisions"
 CONTROL_DURABLE = "broker-control"
 
 History = Callable[[], Awaitable[list[OrderUpdate]]]
-LatestSignals = Callable[[], Awaitable[dict[Symbol, MarketSignal]]]
+MARK_TAIL = 10_000  # newest signals read on start for the last price of each symbol
 
 
 class AlpacaOptions(BaseModel):
@@ -130,7 +129,6 @@ class BrokerAdaptersService:
         bus: Any,
         owns_bus: bool,
         history: History,
-        latest_signals: LatestSignals,
         reconcilers: dict[str, Reconciler] | None = None,
         interval_seconds: float = 60.0,
         database: Any = None,
@@ -146,7 +144,6 @@ class BrokerAdaptersService:
         self._bus = bus
         self._owns_bus = owns_bus
         self._history = history
-        self._latest_signals = latest_signals
 
     async def start(self) -> None:
         """Rebuilds the paper venue from history, then consumes prices and decisions."""
@@ -157,7 +154,7 @@ class BrokerAdaptersService:
                 await self.engine.store.save_update(update)
                 if update.fill is not None:
                     self.engine.last_prices[update.symbol] = update.fill.price
-        for signal in (await self._latest_signals()).values():
+        for signal in await self._last_signals():
             # The marks consumer resumes after its last ack: the bars before the restart are
             # not delivered again, but their last prices are today's market.
             self.paper.paper.remember(signal)
@@ -191,6 +188,15 @@ class BrokerAdaptersService:
             await asyncio.sleep(self._interval)
             for reconciler in self.reconcilers.values():
                 await reconciler.reconcile("periodic")
+
+    async def _last_signals(self) -> list[MarketSignal]:
+        latest: dict[Symbol, MarketSignal] = {}
+        for envelope in await self._bus.history(SIGNALS_NORMALIZED, tail=MARK_TAIL):
+            signal: MarketSignal = envelope.payload
+            known = latest.get(signal.symbol)
+            if known is None or signal.timestamp >= known.timestamp:
+                latest[signal.symbol] = signal
+        return list(latest.values())
 
     async def stop(self) -> None:
         """Stops reconciling, closes the adapters and, if this service opened it, the bus."""
@@ -245,17 +251,6 @@ async def bootstrap(
                 return await replay_order_updates(url)
 
             history = from_jetstream
-
-        async def latest_from_jetstream() -> dict[Symbol, MarketSignal]:
-            return await latest_signals(settings.effective_nats_url)
-
-        marks: LatestSignals = latest_from_jetstream
-    else:
-
-        async def no_marks() -> dict[Symbol, MarketSignal]:
-            return {}
-
-        marks = no_marks
     if history is None:
 
         async def nothing() -> list[OrderUpdate]:
@@ -334,7 +329,6 @@ async def bootstrap(
         bus=bus,
         owns_bus=owns_bus,
         history=history,
-        latest_signals=marks,
         reconcilers=reconcilers,
         interval_seconds=config.reconcile_interval_seconds,
         database=database,

@@ -300,7 +300,6 @@ async def bootstrap(
     config: MetaAgentConfig | None = None,
     gate: RiskGate | None = None,
     risk_config: RiskEngineConfig | None = None,
-    risk_restore_quiet_seconds: float = 1.0,
     tick_seconds: float = 0.05,
     meta_settings: MetaAgentSettings | None = None,
     history: ControlHistory | None = None,
@@ -314,7 +313,6 @@ async def bootstrap(
         gate: a risk gate to use instead of the in-process risk engine (tests, backtests);
             with one, no risk component runs (no `/risk`, no `rpc.risk.check`).
         risk_config: the risk engine's limits (its defaults otherwise).
-        risk_restore_quiet_seconds: how long the risk engine's replay must be quiet at start.
         tick_seconds: how often timed-out windows are looked for.
         meta_settings: the `ATP_META_*` settings; read from the environment if None.
         history: where the control actions of earlier runs come from; by default the bus's
@@ -340,7 +338,6 @@ async def bootstrap(
             clock=clock,
             registry=registry,
             config=risk_config,
-            restore_quiet_seconds=risk_restore_quiet_seconds,
         )
         gate = risk.gate
     coordinator = MetaCoordinator(config, clock=clock, gate=gate)

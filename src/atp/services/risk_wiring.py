@@ -147,7 +147,6 @@ class RiskComponent:
         registry: CollectorRegistry,
         config: RiskEngineConfig | None = None,
         risk_settings: RiskSettings | None = None,
-        restore_quiet_seconds: float | None = None,
         tick_seconds: float = 1.0,
     ) -> None:
         """Builds the component; nothing connects until `start`.
@@ -155,11 +154,8 @@ class RiskComponent:
         Args:
             config: the limits; by default `risk_settings.limits`.
             risk_settings: read from the environment (`ATP_RISK_*`) when not given.
-            restore_quiet_seconds: ignored. The restore used to wait for a quiet replay; it now
-                reads up to the caught-up point. Accepted so existing callers still build.
             tick_seconds: how often the day boundary is checked between events.
         """
-        del restore_quiet_seconds
         self._settings = settings
         self.risk_settings = risk_settings or RiskSettings()
         self._clock = clock

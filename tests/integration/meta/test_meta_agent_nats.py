@@ -68,7 +68,6 @@ async def harness(fresh_nats_server: EmbeddedNats) -> AsyncIterator[Harness]:
         AtpSettings(nats_url=url),
         bus=service_bus,
         config=config,
-        risk_restore_quiet_seconds=0.1,
     )
     await service.start()
     try:
@@ -236,7 +235,7 @@ async def test_operator_changes_survive_a_restart_without_leaving_consumers(
     url = fresh_nats_server.url
     settings = AtpSettings(nats_url=url)
     known = MetaAgentSettings(agents=list(AGENTS))
-    first = await bootstrap(settings, meta_settings=known, risk_restore_quiet_seconds=0.1)
+    first = await bootstrap(settings, meta_settings=known)
     await first.start()
     try:
         transport = httpx.ASGITransport(app=first.app)
@@ -253,7 +252,7 @@ async def test_operator_changes_survive_a_restart_without_leaving_consumers(
         await first.stop()
     before = await _control_consumers(url)
 
-    second = await bootstrap(settings, meta_settings=known, risk_restore_quiet_seconds=0.1)
+    second = await bootstrap(settings, meta_settings=known)
     await second.start()
     try:
         transport = httpx.ASGITransport(app=second.app)

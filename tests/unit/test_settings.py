@@ -1,0 +1,52 @@
+"""Platform settings: embedded defaults, and no exposed control plane without a token."""
+
+from __future__ import annotations
+
+import pytest
+
+from atp.core.errors import ConfigurationError
+from atp.services.settings import AtpSettings
+
+
+def test_no_configuration_means_the_embedded_nats_and_sqlite_under_var(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("ATP_NATS_URL", "ATP_DATABASE_URL", "ATP_HOST", "ATP_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    settings = AtpSettings()
+    assert settings.uses_embedded_nats
+    assert settings.effective_nats_url == f"nats://127.0.0.1:{settings.embedded_nats_port}"
+    assert settings.effective_database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.effective_database_url.endswith("/var/atp.db")
+
+
+def test_external_nats_and_postgres_are_taken_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ATP_NATS_URL", "nats://10.0.0.1:4222,nats://10.0.0.2:4222")
+    monkeypatch.setenv("ATP_DATABASE_URL", "postgresql+asyncpg://atp@db/atp")
+    settings = AtpSettings()
+    assert not settings.uses_embedded_nats
+    assert settings.effective_nats_url == "nats://10.0.0.1:4222,nats://10.0.0.2:4222"
+    assert settings.effective_database_url == "postgresql+asyncpg://atp@db/atp"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::"])
+def test_binding_off_loopback_without_a_token_is_refused(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.delenv("ATP_API_TOKEN", raising=False)
+    monkeypatch.setenv("ATP_HOST", host)
+    with pytest.raises(ConfigurationError, match="ATP_API_TOKEN"):
+        AtpSettings()
+
+
+def test_with_a_token_any_address_is_allowed_and_the_token_never_shows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ATP_HOST", "0.0.0.0")
+    monkeypatch.setenv("ATP_API_TOKEN", "s3cret-token-value")
+    settings = AtpSettings()
+    assert settings.api_token_value == "s3cret-token-value"
+    assert "s3cret-token-value" not in repr(settings)
+    assert "s3cret-token-value" not in str(settings.model_dump())

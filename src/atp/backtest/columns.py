@@ -1,9 +1,10 @@
 """Bars as compact columns: what the fast engine reads instead of one `MarketSignal` per bar.
 
 A `SymbolColumns` holds one symbol's bars as int64 UTC nanosecond timestamps, float64 prices
-(for the strategies' `signals` hook and the equity curve's floats) and the exact price texts
-as fixed-width bytes (for money: a fill, a mark or an equity point is booked from
-`Decimal(text)`, the very value the catalog would have read). About 90 bytes a bar instead of
+(for the strategies' `signals` hook and the equity curve) and the exact price texts (for
+money: a fill, a mark or an equity point is booked from `Decimal(text)`, the very value the
+catalog would have read), either as fixed-width bytes (`ArrayTexts`) or as row offsets into
+the file, read back on demand (`FileTexts`). About 56 bytes a bar from a file instead of
 about 2 KB; a `MarketSignal` is built only for a bar the live chain must see (`bar(i)`).
 
 Two ways in:
@@ -11,7 +12,8 @@ Two ways in:
 * `from_series(series)`: from the catalog's `BarSeries` (every layout, every rule of
   `atp.marketdata.catalog`);
 * `read_csv_columns(path, ...)`: streams a plain `Date[,time],Open,High,Low,Close,Volume` CSV
-  in chunks with pandas' C reader, never holding a signal per bar, for long files. Anything
+  with pyarrow's C reader (`atp.backtest.csv_columns`), never holding a Python object per
+  row, for long files. Anything
   it does not handle the same way as the catalog (a Symbol or Time column, an offset or a
   US date, unsorted or duplicate rows, a bad value) is handed to the catalog instead, so the
   bars and the error messages are the catalog's.
@@ -19,8 +21,6 @@ Two ways in:
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -31,6 +31,7 @@ import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped]
 
 from atp.agents.strategy import BarColumns
+from atp.backtest.csv_columns import FileTexts, NotPlain, read_columns, row_starts
 from atp.core.events import MarketSignal
 from atp.core.ids import Symbol, signal_id_for
 from atp.marketdata.catalog import DEFAULT_TIMEZONE, BarSeries, load_bars
@@ -39,9 +40,32 @@ from atp.marketdata.timeparse import exchange_zone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FIELDS = ("open", "high", "low", "close", "volume")
-_CHUNK_ROWS = 200_000
-_PLAIN_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$")
 TextColumn = npt.NDArray[np.bytes_]
+
+
+class ArrayTexts:
+    """The exact price texts of each row, held as five fixed-width bytes columns."""
+
+    __slots__ = ("_columns",)
+
+    def __init__(self, columns: tuple[TextColumn, ...]) -> None:
+        self._columns = columns
+
+    def row(self, index: int) -> tuple[str, str, str, str, str]:
+        """Open, high, low, close and volume of row `index`, as printed."""
+        o, h, low, c, v = (t[index].decode() for t in self._columns)
+        return o, h, low, c, v
+
+    def close(self, index: int) -> str:
+        """The close of row `index`, as printed."""
+        return str(self._columns[3][index].decode())
+
+    def sliced(self, low: int, high: int) -> ArrayTexts:
+        """Rows low..high-1."""
+        return ArrayTexts(tuple(t[low:high] for t in self._columns))
+
+
+RowTexts = ArrayTexts | FileTexts
 
 
 def _ns(moment: datetime) -> int:
@@ -63,19 +87,19 @@ class SymbolColumns:
     feed: str
     timestamps: npt.NDArray[np.int64]
     floats: BarColumns
-    texts: tuple[TextColumn, TextColumn, TextColumn, TextColumn, TextColumn]
+    texts: RowTexts
 
     def __len__(self) -> int:
         return len(self.timestamps)
 
     def close(self, index: int) -> Decimal:
         """The exact close of bar `index`."""
-        return Decimal(self.texts[3][index].decode())
+        return Decimal(self.texts.close(index))
 
     def bar(self, index: int) -> MarketSignal:
         """Bar `index` as the catalog would have built it (exact Decimals, same signal id)."""
         moment = from_ns(int(self.timestamps[index]))
-        open_, high, low, close, volume = (Decimal(t[index].decode()) for t in self.texts)
+        open_, high, low, close, volume = (Decimal(t) for t in self.texts.row(index))
         return MarketSignal(
             signal_id=signal_id_for(self.symbol, self.timeframe, moment.isoformat()),
             symbol=self.symbol,
@@ -104,12 +128,8 @@ def from_series(series: BarSeries) -> SymbolColumns:
         feed=feed,
         timestamps=np.array([_ns(b.timestamp) for b in bars], dtype=np.int64),
         floats=BarColumns(*floats),
-        texts=texts,  # type: ignore[arg-type]
+        texts=ArrayTexts(texts),
     )
-
-
-class _NotPlain(Exception):
-    """The file needs the catalog's general reader."""
 
 
 def read_csv_columns(
@@ -123,7 +143,7 @@ def read_csv_columns(
     path = Path(path)
     try:
         return _read_plain(path, Symbol(symbol.upper()), timezone)
-    except _NotPlain:
+    except NotPlain:
         return from_series(load_bars(path, symbol=symbol, timezone=timezone))
 
 
@@ -131,96 +151,35 @@ def _read_plain(path: Path, symbol: Symbol, timezone: str) -> SymbolColumns:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             header = next(iter(pd.read_csv(handle, nrows=1, header=None, dtype=str).values))
-            first = None
     except Exception as exc:
-        raise _NotPlain from exc
+        raise NotPlain from exc
     names = [str(h) for h in header]
     try:
-        columns = map_columns(names, first, source=str(path))
+        columns = map_columns(names, None, source=str(path))
     except Exception as exc:
-        raise _NotPlain from exc
+        raise NotPlain from exc
     if (
         columns.clock_time is not None
         or columns.symbol is not None
         or columns.volume is None
         or columns.timestamp_is_utc
     ):
-        raise _NotPlain
-    wanted = [columns.timestamp, columns.open, columns.high, columns.low, columns.close]
-    wanted.append(columns.volume)
-    stamps: list[npt.NDArray[np.int64]] = []
-    texts: list[list[TextColumn]] = [[] for _ in _FIELDS]
-    floats: list[list[npt.NDArray[np.float64]]] = [[] for _ in _FIELDS]
-    date_only: bool | None = None
-    for chunk in _chunks(path, wanted, len(names)):
-        raw = chunk[0]
-        lengths = {len(t) for t in raw}
-        # Only `YYYY-MM-DD[ HH:MM[:SS]]`: an offset, a T, a fraction or a US date is the catalog's.
-        if len(lengths) != 1 or not lengths <= {10, 16, 19} or not _PLAIN_STAMP.match(raw[0]):
-            raise _NotPlain
-        chunk_date_only = lengths == {10}
-        if date_only is None:
-            date_only = chunk_date_only
-        elif date_only != chunk_date_only:
-            raise _NotPlain
-        try:
-            local = np.array(raw, dtype="datetime64[ns]")
-        except ValueError as exc:
-            raise _NotPlain from exc
-        stamps.append(local.astype(np.int64))
-        for slot, values in enumerate(chunk[1:]):
-            try:
-                numbers = np.array(values, dtype=np.float64)
-                encoded = np.array([v.strip().encode("ascii") for v in values], dtype=np.bytes_)
-            except (ValueError, UnicodeEncodeError) as exc:
-                raise _NotPlain from exc
-            bad = ~np.isfinite(numbers) | (numbers < 0 if slot == 4 else numbers <= 0)
-            if bad.any():
-                raise _NotPlain
-            floats[slot].append(numbers)
-            texts[slot].append(encoded)
-    if not stamps:
-        raise _NotPlain
-    local_ns = np.concatenate(stamps)
-    if len(local_ns) > 1 and not (np.diff(local_ns) > 0).all():
-        raise _NotPlain  # newest first, unsorted or repeated: the catalog sorts or refuses
+        raise NotPlain
+    prices = (columns.open, columns.high, columns.low, columns.close, columns.volume)
+    starts = row_starts(path)
+    wanted = [columns.timestamp, *prices]
+    local_ns, floats, date_only = read_columns(path, len(names), wanted, len(starts) - 1)
+    if len(local_ns) > 1 and not (local_ns[1:] > local_ns[:-1]).all():
+        raise NotPlain  # newest first, unsorted or repeated: the catalog sorts or refuses
     utc = _to_utc(local_ns, timezone)
     return SymbolColumns(
         symbol=symbol,
-        timeframe=_timeframe(utc, bool(date_only)),
+        timeframe=_timeframe(utc, date_only),
         feed=f"csv:{path.name}",
         timestamps=utc,
-        floats=BarColumns(*(np.concatenate(f) for f in floats)),
-        texts=tuple(_widest(t) for t in texts),  # type: ignore[arg-type]
+        floats=BarColumns(*floats),
+        texts=FileTexts.open(path, starts, prices),
     )
-
-
-def _widest(parts: list[TextColumn]) -> TextColumn:
-    width = max(p.dtype.itemsize for p in parts)
-    return np.concatenate([p.astype(f"S{width}") for p in parts])
-
-
-def _chunks(path: Path, wanted: list[int], width: int) -> Iterator[list[list[str]]]:
-    """The wanted columns of each chunk of rows, as lists of text (blank lines skipped)."""
-    try:
-        reader = pd.read_csv(
-            path,
-            header=0,
-            dtype=str,
-            keep_default_na=False,
-            usecols=wanted,
-            chunksize=_CHUNK_ROWS,
-            encoding="utf-8-sig",
-            skip_blank_lines=True,
-        )
-        for frame in reader:
-            if frame.shape[1] != len(set(wanted)):
-                raise _NotPlain
-            yield [frame.iloc[:, sorted(set(wanted)).index(c)].tolist() for c in wanted]
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise _NotPlain from exc
-    if width < max(wanted) + 1:
-        raise _NotPlain
 
 
 def _to_utc(local_ns: npt.NDArray[np.int64], timezone: str) -> npt.NDArray[np.int64]:

@@ -59,7 +59,7 @@ def cut(columns: SymbolColumns, low_ns: int, high_ns: int) -> SymbolColumns:
             floats.close[low:high],
             floats.volume[low:high],
         ),
-        texts=tuple(t[low:high] for t in columns.texts),  # type: ignore[arg-type]
+        texts=columns.texts.sliced(low, high),
     )
 
 

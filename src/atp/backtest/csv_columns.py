@@ -1,0 +1,191 @@
+"""Reads a plain OHLCV CSV into columns without one Python object per row.
+
+Two passes over the file, both in bounded blocks:
+
+* pyarrow's streaming CSV reader parses the timestamps and the five prices in C (its float
+  parser rounds correctly, as Python's `float(text)` does), block by block, into numpy;
+* a newline scan records where each data row starts (8 bytes a row).
+
+The exact price texts are not kept: `FileTexts` reads a row back from the file (one `pread`)
+when the run needs its Decimals, which is only on the bars the live chain sees. Anything this
+reader does not handle exactly as the catalog does raises `NotPlain`, and the caller hands the
+file to the catalog (`atp.marketdata.catalog.load_bars`), so bars and error messages stay the
+catalog's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import weakref
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+import pyarrow.csv as pa_csv  # type: ignore[import-untyped]
+
+_PLAIN_STAMP = r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$"
+_FORMATS = {10: "%Y-%m-%d", 16: "%Y-%m-%d %H:%M", 19: "%Y-%m-%d %H:%M:%S"}
+_BLOCK = 1 << 20  # small blocks: pyarrow's read-ahead and the scan stay a few MB
+_NEWLINE, _RETURN = 10, 13
+
+
+class NotPlain(Exception):
+    """The file needs the catalog's general reader."""
+
+
+class FileTexts:
+    """The exact price texts of each row, read back from the file on demand."""
+
+    __slots__ = ("__weakref__", "_file", "_positions", "_starts")
+
+    def __init__(
+        self,
+        file: object,
+        starts: npt.NDArray[np.int64],
+        positions: tuple[int, int, int, int, int],
+    ) -> None:
+        self._file = file
+        self._starts = starts  # one more than rows: the end of the last row
+        self._positions = positions
+
+    @classmethod
+    def open(
+        cls, path: Path, starts: npt.NDArray[np.int64], positions: tuple[int, int, int, int, int]
+    ) -> FileTexts:
+        """Keeps `path` open for reading rows (closed when the texts are collected)."""
+        handle = path.open("rb", buffering=0)
+        texts = cls(handle, starts, positions)
+        weakref.finalize(texts, handle.close)
+        return texts
+
+    def row(self, index: int) -> tuple[str, str, str, str, str]:
+        """Open, high, low, close and volume of row `index`, as written."""
+        start = int(self._starts[index])
+        line = os.pread(
+            self._file.fileno(),  # type: ignore[attr-defined]
+            int(self._starts[index + 1]) - start,
+            start,
+        )
+        cells = line.decode("utf-8").split(",")
+        o, h, low, c, v = self._positions
+        return (
+            cells[o].strip(),
+            cells[h].strip(),
+            cells[low].strip(),
+            cells[c].strip(),
+            cells[v].strip(),
+        )
+
+    def close(self, index: int) -> str:
+        """The close of row `index`, as written."""
+        return self.row(index)[3]
+
+    def sliced(self, low: int, high: int) -> FileTexts:
+        """Rows low..high-1 (sharing the open file)."""
+        texts = FileTexts(self._file, self._starts[low : high + 1], self._positions)
+        return texts
+
+
+def row_starts(path: Path) -> npt.NDArray[np.int64]:
+    """Byte offset of each non-blank line after the header, plus the end of the file."""
+    starts: list[npt.NDArray[np.int64]] = []  # per block; one concatenation at the end
+    buffer = bytearray(_BLOCK)
+    view = memoryview(buffer)
+    base = 0
+    line_start = 0  # where the current line began
+    previous_last = -1  # the last byte of the previous block
+    with path.open("rb", buffering=0) as handle:
+        while True:
+            read = handle.readinto(buffer)
+            if not read:
+                break
+            block = np.frombuffer(view[:read], dtype=np.uint8)
+            ends = np.flatnonzero(block == _NEWLINE).astype(np.int64)
+            begins = np.concatenate([[line_start - base], ends[:-1] + 1]) if len(ends) else ends
+            lengths = ends - begins
+            # A line of just "\r" (CRLF blank line) has length 1 and a return before the newline.
+            before = np.where(
+                ends > 0, block[np.maximum(ends - 1, 0)], np.uint8(max(previous_last, 0))
+            )
+            blank = (lengths == 0) | ((lengths == 1) & (before == _RETURN))
+            starts.append(begins[~blank] + base)
+            if len(ends):
+                line_start = int(ends[-1]) + 1 + base
+            previous_last = int(block[-1])
+            base += read
+            del block  # a view of the buffer, which is read into again
+    size = base
+    if line_start < size:
+        starts.append(np.array([line_start], dtype=np.int64))  # a last line without a newline
+    # The header is the first non-blank line; rows run to the next row's start.
+    starts.append(np.array([size], dtype=np.int64))
+    found = np.concatenate(starts)
+    return found[1:]
+
+
+def read_columns(
+    path: Path, width: int, wanted: list[int], rows: int
+) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.float64]], bool]:
+    """(local wall-clock ns, [open, high, low, close, volume] floats, date only) of `path`.
+
+    `wanted` is the column index of the timestamp, open, high, low, close and volume; `rows`
+    the number of data rows (`row_starts`): each block is copied into arrays of that size, so
+    at most a block or two of pyarrow's buffers is alive at once.
+
+    Raises:
+        NotPlain: anything the catalog should read instead (quotes, a missing or bad value,
+            an unusual timestamp, a ragged row).
+    """
+    names = [f"c{i}" for i in range(width)]
+    chosen = [names[i] for i in wanted]
+    types = {chosen[0]: pa.string(), **{name: pa.float64() for name in chosen[1:]}}
+    try:
+        reader = pa_csv.open_csv(
+            pa.OSFile(str(path)),  # read, not memory-mapped: mapped pages count as resident
+            read_options=pa_csv.ReadOptions(
+                skip_rows=1, column_names=names, block_size=_BLOCK, use_threads=False
+            ),
+            parse_options=pa_csv.ParseOptions(quote_char=False, ignore_empty_lines=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=types,
+                include_columns=list(dict.fromkeys(chosen)),
+                strings_can_be_null=False,
+            ),
+        )
+        stamps = np.empty(rows, dtype=np.int64)
+        floats = [np.empty(rows, dtype=np.float64) for _ in chosen[1:]]
+        width_seen: int | None = None
+        done = 0
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            if done + batch.num_rows > rows:
+                raise NotPlain
+            here = slice(done, done + batch.num_rows)
+            done += batch.num_rows
+            text = batch.column(chosen[0])
+            low, high = (v.as_py() for v in pc.min_max(pc.utf8_length(text)).values())
+            if low != high or low not in _FORMATS or (width_seen not in (None, low)):
+                raise NotPlain
+            width_seen = low
+            if not pc.all(pc.match_substring_regex(text, _PLAIN_STAMP)).as_py():
+                raise NotPlain
+            parsed = pc.strptime(text, format=_FORMATS[low], unit="ns")
+            stamps[here] = parsed.cast(pa.int64()).to_numpy()
+            for slot, name in enumerate(chosen[1:]):
+                column = batch.column(name)
+                if column.null_count:
+                    raise NotPlain
+                values = column.to_numpy()
+                bad = ~np.isfinite(values) | (values < 0 if slot == 4 else values <= 0)
+                if bad.any():
+                    raise NotPlain
+                floats[slot][here] = values
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, re.error) as exc:
+        raise NotPlain from exc
+    if done != rows or not rows:
+        raise NotPlain  # a line the two passes read differently: the catalog decides
+    return stamps, floats, width_seen == 10

@@ -40,8 +40,10 @@ def synthetic_csv(bars: int, folder: Path) -> Path:
         writer = csv.writer(handle)
         writer.writerow(["Date", "Open", "High", "Low", "Close", "Volume"])
         for i in range(bars):
-            open_price = round(price * (1 + rng.gauss(0, 0.002)), 4)
-            close = round(open_price * (1 + rng.gauss(0, 0.01)), 4)
+            # About 0.1% a minute: over 1M bars the walk stays within roughly 30..300. (With 1%
+            # it sank to a few ticks after 200k bars and then barely moved: a flat series.)
+            open_price = round(price * (1 + rng.gauss(0, 0.0002)), 4)
+            close = round(open_price * (1 + rng.gauss(0, 0.001)), 4)
             high, low = max(open_price, close) * 1.001, min(open_price, close) * 0.999
             writer.writerow(
                 [

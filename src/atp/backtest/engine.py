@@ -127,6 +127,26 @@ class BacktestEngine:
         self._bar_index = bar_index
         self._step(batch, record, trading=trading, keep_equity=False)
 
+    def fill(self, batch: BarBatch, record: EngineRecord, *, bar_index: int) -> None:
+        """Only the venue's part of a step: submits what was deferred, fills what is open.
+
+        For a bar on which no agent wants to trade: the chain's window there would hold, so
+        the fast path shows the bar to the books (`on_skipped`) instead of deciding on it.
+        """
+        self._bar_index = bar_index
+        self._clock.advance_to(batch.timestamp)
+        self._fill(batch, record)
+
+    def _fill(self, batch: BarBatch, record: EngineRecord) -> None:
+        for bar in batch.bars:
+            deferred = self._deferred.pop(bar.symbol, None)
+            if deferred is not None:
+                # Sized at the fill bar's open (all-in sizing), submitted before the venue sees
+                # that bar, so it still fills at the open: the decision itself is from bar t.
+                self._submit(self._order_for(deferred[0], bar), deferred[1], record)
+            for update in self._venue.on_signal(bar):
+                self._on_update(update, record)
+
     def _step(
         self,
         batch: BarBatch,
@@ -138,14 +158,7 @@ class BacktestEngine:
         self._clock.advance_to(batch.timestamp)
         if trading is None:
             trading = batch.timestamp >= self._start
-        for bar in batch.bars:
-            deferred = self._deferred.pop(bar.symbol, None)
-            if deferred is not None:
-                # Sized at the fill bar's open (all-in sizing), submitted before the venue sees
-                # that bar, so it still fills at the open: the decision itself is from bar t.
-                self._submit(self._order_for(deferred[0], bar), deferred[1], record)
-            for update in self._venue.on_signal(bar):
-                self._on_update(update, record)
+        self._fill(batch, record)
         for bar in batch.bars:
             decision = self._pipeline.on_bar(bar)
             if decision is None or not trading:

@@ -8,7 +8,10 @@ them. It runs the general engine's very step (`BacktestEngine.step`: paper venue
 `AgentHost`, `MetaCoordinator`, `RiskEngine`, order sizing) on:
 
 * every bar inside the traded range where at least one agent answers buy or sell;
-* every bar while an order is open at the venue or deferred to the next open.
+* every bar while an order is open at the venue or deferred to the next open; when no agent
+  trades on such a bar (and no window is open), only the venue's part of the step runs (the
+  deferred order is submitted and filled, both books see the update and the bar): the window
+  would have held.
 
 Before such a bar, each symbol's latest skipped bar is shown to the venue (mark and last
 price), the risk engine (mark) and the agents' ledger (mark), so sizing and risk see the
@@ -135,6 +138,7 @@ class FastEngine:
                 acting = answers[columns.symbol].action != 0
                 want[np.searchsorted(stamps, columns.timestamps[acting])] = True
         want[: self._first_traded] = False
+        self._want = want
         self._wanted = np.flatnonzero(want)
 
     def run(
@@ -142,6 +146,7 @@ class FastEngine:
     ) -> tuple[EngineRecord, EquityCurve]:
         """Runs every wanted bar (and every bar an open order needs); returns the record."""
         engine, calendar, data = self._engine, self._calendar, self._data
+        coordinator = self._pipeline.coordinator
         record = EngineRecord()
         total = len(calendar.stamps)
         seen = [-1] * len(data)  # per symbol: the last bar index the chain's nodes saw
@@ -161,12 +166,14 @@ class FastEngine:
                     bars.append(columns.bar(position))
                     seen[slot] = position
             trading = index >= self._first_traded
-            engine.step(
-                BarBatch(from_ns(int(calendar.stamps[index])), tuple(bars)),
-                record,
-                trading=trading,
-                bar_index=index - self._first_traded,
-            )
+            batch = BarBatch(from_ns(int(calendar.stamps[index])), tuple(bars))
+            if self._want[index] or coordinator.open_windows:
+                engine.step(batch, record, trading=trading, bar_index=index - self._first_traded)
+            else:
+                # An order to fill and no agent trading: every window here would hold.
+                engine.fill(batch, record, bar_index=index - self._first_traded)
+                for bar in bars:
+                    self._pipeline.on_skipped(bar)
             if trading:
                 segments.append(self._segment(index))
             if progress is not None and index - reported >= max(1, total // 100):

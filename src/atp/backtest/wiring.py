@@ -184,6 +184,11 @@ class InProcessPipeline:
         meta.risk.take_events()
         return trade_decision(results, signal)
 
+    @property
+    def coordinator(self) -> MetaCoordinator:
+        """The meta node's coordinator (the fast path asks it for open windows)."""
+        return self._meta.coordinator
+
     def on_update(self, update: OrderUpdate) -> None:
         """Both nodes book the update, as both services consume `executions.order_update`."""
         self._agents.on_update(update)

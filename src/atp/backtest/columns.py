@@ -46,10 +46,12 @@ TextColumn = npt.NDArray[np.bytes_]
 class ArrayTexts:
     """The exact price texts of each row, held as five fixed-width bytes columns."""
 
-    __slots__ = ("_columns",)
+    __slots__ = ("_columns", "short_numbers")
 
     def __init__(self, columns: tuple[TextColumn, ...]) -> None:
         self._columns = columns
+        # Every text fits in 15 characters, so no number has more than 15 digits.
+        self.short_numbers = max((t.dtype.itemsize for t in columns), default=0) <= 15
 
     def row(self, index: int) -> tuple[str, str, str, str, str]:
         """Open, high, low, close and volume of row `index`, as printed."""
@@ -114,6 +116,27 @@ class SymbolColumns:
         )
 
 
+def scaled_closes(columns: SymbolColumns) -> tuple[npt.NDArray[np.int64], int] | None:
+    """(closes x 10**k as int64, k) when that is each close's exact value, else None.
+
+    Exact when no price text has more than 15 digits (`short_numbers`): such a decimal is
+    the only one of its length that parses to its float, so `scaled / 10**k == float` at
+    the smallest k that works identifies it.
+    """
+    if not columns.texts.short_numbers or not len(columns):
+        return None
+    closes = columns.floats.close
+    peak = float(np.max(np.abs(closes)))
+    for decimals in range(16):
+        scale = 10.0**decimals
+        if peak * scale >= 1e15:
+            return None
+        scaled = np.round(closes * scale)
+        if np.array_equal(scaled / scale, closes):
+            return scaled.astype(np.int64), decimals
+    return None
+
+
 def from_series(series: BarSeries) -> SymbolColumns:
     """The columns of a catalog series (exact: each text is the bar's Decimal as printed)."""
     bars = series.bars
@@ -166,7 +189,7 @@ def _read_plain(path: Path, symbol: Symbol, timezone: str) -> SymbolColumns:
     ):
         raise NotPlain
     prices = (columns.open, columns.high, columns.low, columns.close, columns.volume)
-    starts = row_starts(path)
+    starts, longest_number = row_starts(path)
     wanted = [columns.timestamp, *prices]
     local_ns, floats, date_only = read_columns(path, len(names), wanted, len(starts) - 1)
     if len(local_ns) > 1 and not (local_ns[1:] > local_ns[:-1]).all():
@@ -178,7 +201,7 @@ def _read_plain(path: Path, symbol: Symbol, timezone: str) -> SymbolColumns:
         feed=f"csv:{path.name}",
         timestamps=utc,
         floats=BarColumns(*floats),
-        texts=FileTexts.open(path, starts, prices),
+        texts=FileTexts.open(path, starts, prices, short_numbers=longest_number <= 15),
     )
 
 

@@ -39,25 +39,32 @@ class NotPlain(Exception):
 class FileTexts:
     """The exact price texts of each row, read back from the file on demand."""
 
-    __slots__ = ("__weakref__", "_file", "_positions", "_starts")
+    __slots__ = ("__weakref__", "_file", "_positions", "_starts", "short_numbers")
 
     def __init__(
         self,
         file: object,
         starts: npt.NDArray[np.int64],
         positions: tuple[int, int, int, int, int],
+        short_numbers: bool,
     ) -> None:
         self._file = file
         self._starts = starts  # one more than rows: the end of the last row
         self._positions = positions
+        # No number in the file has more than 15 digits (see `row_starts`).
+        self.short_numbers = short_numbers
 
     @classmethod
     def open(
-        cls, path: Path, starts: npt.NDArray[np.int64], positions: tuple[int, int, int, int, int]
+        cls,
+        path: Path,
+        starts: npt.NDArray[np.int64],
+        positions: tuple[int, int, int, int, int],
+        short_numbers: bool,
     ) -> FileTexts:
         """Keeps `path` open for reading rows (closed when the texts are collected)."""
         handle = path.open("rb", buffering=0)
-        texts = cls(handle, starts, positions)
+        texts = cls(handle, starts, positions, short_numbers)
         weakref.finalize(texts, handle.close)
         return texts
 
@@ -85,18 +92,25 @@ class FileTexts:
 
     def sliced(self, low: int, high: int) -> FileTexts:
         """Rows low..high-1 (sharing the open file)."""
-        texts = FileTexts(self._file, self._starts[low : high + 1], self._positions)
-        return texts
+        return FileTexts(
+            self._file, self._starts[low : high + 1], self._positions, self.short_numbers
+        )
 
 
-def row_starts(path: Path) -> npt.NDArray[np.int64]:
-    """Byte offset of each non-blank line after the header, plus the end of the file."""
+def row_starts(path: Path) -> tuple[npt.NDArray[np.int64], int]:
+    """(byte offset of each non-blank line after the header plus the end of the file, the
+    longest run of digits and dots anywhere in the file).
+
+    The run tells whether every number has at most 15 significant digits, so that its
+    float is exactly its text's value at some power of ten (`short_numbers`).
+    """
     starts: list[npt.NDArray[np.int64]] = []  # per block; one concatenation at the end
     buffer = bytearray(_BLOCK)
     view = memoryview(buffer)
     base = 0
     line_start = 0  # where the current line began
     previous_last = -1  # the last byte of the previous block
+    longest = carried = 0  # longest run of [0-9.] so far; the run open at the block's end
     with path.open("rb", buffering=0) as handle:
         while True:
             read = handle.readinto(buffer)
@@ -112,6 +126,15 @@ def row_starts(path: Path) -> npt.NDArray[np.int64]:
             )
             blank = (lengths == 0) | ((lengths == 1) & (before == _RETURN))
             starts.append(begins[~blank] + base)
+            numeric = ((block >= 48) & (block <= 57)) | (block == 46)
+            breaks = np.flatnonzero(~numeric)
+            if len(breaks) == 0:
+                carried += read
+            else:
+                inner = int(np.max(np.diff(breaks))) - 1 if len(breaks) > 1 else 0
+                longest = max(longest, carried + int(breaks[0]), inner)
+                carried = read - 1 - int(breaks[-1])
+            longest = max(longest, carried)
             if len(ends):
                 line_start = int(ends[-1]) + 1 + base
             previous_last = int(block[-1])
@@ -123,7 +146,7 @@ def row_starts(path: Path) -> npt.NDArray[np.int64]:
     # The header is the first non-blank line; rows run to the next row's start.
     starts.append(np.array([size], dtype=np.int64))
     found = np.concatenate(starts)
-    return found[1:]
+    return found[1:], longest
 
 
 def read_columns(

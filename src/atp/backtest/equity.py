@@ -18,7 +18,7 @@ from typing import overload
 import numpy as np
 import numpy.typing as npt
 
-from atp.backtest.columns import SymbolColumns, from_ns
+from atp.backtest.columns import SymbolColumns, from_ns, scaled_closes
 from atp.backtest.model import EquityPoint
 from atp.core.money import ZERO
 
@@ -99,13 +99,59 @@ class EquityCurve(Sequence[EquityPoint]):
         )
         if bounds[0] > 0:
             bounds = [0, *bounds]
+        scaled = [scaled_closes(columns) for columns in self._data]
         for segment, low, high in zip(segments, bounds, bounds[1:], strict=False):
             if not any(q != 0 for _, q in segment.held):
                 out[low:high] = float(segment.cash)  # flat: equity is the cash
                 continue
+            if self._exact_floats(segment, low, high, scaled, out):
+                continue
             for index in range(low, high):
                 out[index] = float(self._value(segment, index)[0])
         return out
+
+    def _exact_floats(
+        self,
+        segment: Segment,
+        low: int,
+        high: int,
+        scaled: list[tuple[npt.NDArray[np.int64], int] | None],
+        out: npt.NDArray[np.float64],
+    ) -> bool:
+        """float(exact equity) of bars low..high-1 in integers; False when not provably exact.
+
+        Equity = cash + sum(quantity x close), all decimals: as integers N at one exponent E
+        (value N x 10**E). When |N| < 2**53 and 10**-E <= 10**22 both are exact doubles, so
+        N / 10**-E is the correctly rounded value, which is what float(Decimal) gives; the
+        Decimal sum itself is exact there (16 digits, below the context's 28).
+        """
+        cash_int, cash_exp = _integer(segment.cash)
+        terms = []
+        for slot, quantity in segment.held:
+            closes = scaled[slot]
+            if closes is None:
+                return False
+            quantity_int, quantity_exp = _integer(quantity)
+            terms.append((slot, quantity_int, quantity_exp - closes[1], closes[0]))
+        exponent = min(cash_exp, *(term[2] for term in terms))
+        if -exponent > 22:
+            return False
+        base = cash_int * 10 ** (cash_exp - exponent)
+        bound = abs(base)
+        factors = []
+        for slot, quantity_int, term_exp, closes_int in terms:
+            factor = quantity_int * 10 ** (term_exp - exponent)
+            positions = self._latest[slot][low:high]
+            prices = closes_int[positions]
+            bound += abs(factor) * int(np.max(np.abs(prices)))
+            factors.append((factor, prices))
+        if bound >= 2**53:
+            return False
+        total = np.full(high - low, base, dtype=np.int64)
+        for factor, prices in factors:
+            total += factor * prices
+        out[low:high] = total.astype(np.float64) / 10.0 ** (-exponent)
+        return True
 
     def _exposed(self) -> list[bool]:
         flags = np.zeros(len(self), dtype=bool)
@@ -113,3 +159,11 @@ class EquityCurve(Sequence[EquityPoint]):
         for segment, low, high in zip(self._segments, bounds, bounds[1:], strict=False):
             flags[low:high] = any(q != 0 for _, q in segment.held)
         return flags.tolist()
+
+
+def _integer(value: Decimal) -> tuple[int, int]:
+    """(N, E) with value == N x 10**E exactly."""
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int), f"not a finite amount: {value}"
+    number = int("".join(map(str, digits))) if digits else 0
+    return (-number if sign else number), exponent

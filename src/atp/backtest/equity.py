@@ -51,6 +51,7 @@ class EquityCurve(Sequence[EquityPoint]):
         self._starts = np.array([s.start for s in segments], dtype=np.int64)
         self._segments = segments
         self._initial = Segment(0, initial_cash, ())
+        self.exact_segments = 0
         self.floats = self._floats()
         self.exposed = self._exposed()
 
@@ -100,11 +101,13 @@ class EquityCurve(Sequence[EquityPoint]):
         if bounds[0] > 0:
             bounds = [0, *bounds]
         scaled = [scaled_closes(columns) for columns in self._data]
+        self.exact_segments = 0  # held segments priced in integers (the rest bar by bar)
         for segment, low, high in zip(segments, bounds, bounds[1:], strict=False):
             if not any(q != 0 for _, q in segment.held):
                 out[low:high] = float(segment.cash)  # flat: equity is the cash
                 continue
             if self._exact_floats(segment, low, high, scaled, out):
+                self.exact_segments += 1
                 continue
             for index in range(low, high):
                 out[index] = float(self._value(segment, index)[0])

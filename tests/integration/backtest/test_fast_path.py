@@ -78,6 +78,44 @@ REQUESTS = [
 ]
 
 
+BACKTRADER = AtpSettings().data_dir / "backtrader"
+# Prices of at most 15 digits: the equity curve's floats are computed in integers.
+SHORT_PRICES = [
+    BacktestRequest(
+        start_date="1996-01-01",
+        end_date="2014-12-31",
+        symbols=["ORCL"],
+        strategies=["sma_crossover"],
+        initial_balance=100_000,
+        data_files={"ORCL": str(BACKTRADER / "orcl-1995-2014.txt")},
+    ),
+    BacktestRequest(
+        start_date="2000-01-01",
+        end_date="2014-12-31",
+        symbols=["ORCL", "NVDA", "YHOO"],
+        strategies=["sma_crossover", "momentum", "mean_reversion"],
+        initial_balance=100_000,
+        data_files={
+            "ORCL": str(BACKTRADER / "orcl-1995-2014.txt"),
+            "NVDA": str(BACKTRADER / "nvda-1999-2014.txt"),
+            "YHOO": str(BACKTRADER / "yhoo-1996-2014.txt"),
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize("request_", SHORT_PRICES, ids=["orcl-sma-costs", "3agents-backtrader"])
+def test_equity_priced_in_integers_is_byte_identical_to_the_general_engine(
+    request_: BacktestRequest,
+) -> None:
+    fast, fast_fills = _outcome(request_, "auto")
+    general, general_fills = _outcome(request_, "general")
+    assert general_fills > 4
+    assert fast_fills == general_fills
+    assert fast.main.equity.exact_segments > 4  # type: ignore[attr-defined]
+    assert results_json(fast) == results_json(general)
+
+
 @pytest.mark.parametrize(
     "request_", REQUESTS, ids=["3agents-3symbols", "2agents-cw", "sma-allin", "sma-allin-costs"]
 )

@@ -2,8 +2,9 @@
 
 Two passes over the file, both in bounded blocks:
 
-* pyarrow's streaming CSV reader parses the timestamps and the five prices in C (its float
-  parser rounds correctly, as Python's `float(text)` does), block by block, into numpy;
+* pandas' C reader parses the five prices (its parser rounds correctly, as Python's
+  `float(text)` does: `tests/unit/backtest/test_csv_columns.py` compares them with the
+  catalog's) and the timestamps chunk by chunk into preallocated numpy arrays;
 * a newline scan records where each data row starts (8 bytes a row).
 
 The exact price texts are not kept: `FileTexts` reads a row back from the file (one `pread`)
@@ -15,6 +16,7 @@ catalog's.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import weakref
@@ -22,13 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
-import pyarrow.csv as pa_csv  # type: ignore[import-untyped]
+import pandas as pd  # type: ignore[import-untyped]
 
-_PLAIN_STAMP = r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$"
+_PLAIN_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$")
 _FORMATS = {10: "%Y-%m-%d", 16: "%Y-%m-%d %H:%M", 19: "%Y-%m-%d %H:%M:%S"}
-_BLOCK = 1 << 20  # small blocks: pyarrow's read-ahead and the scan stay a few MB
+_BLOCK = 1 << 20  # the newline scan's buffer
+_CHUNK_ROWS = 50_000  # rows per pandas chunk: a few MB of frames at a time
 _NEWLINE, _RETURN = 10, 13
 
 
@@ -155,60 +156,53 @@ def read_columns(
     """(local wall-clock ns, [open, high, low, close, volume] floats, date only) of `path`.
 
     `wanted` is the column index of the timestamp, open, high, low, close and volume; `rows`
-    the number of data rows (`row_starts`): each block is copied into arrays of that size, so
-    at most a block or two of pyarrow's buffers is alive at once.
+    the number of data rows (`row_starts`): each chunk is copied into arrays of that size, so
+    only one chunk of pandas' frames is alive at a time.
 
     Raises:
         NotPlain: anything the catalog should read instead (quotes, a missing or bad value,
             an unusual timestamp, a ragged row).
     """
-    names = [f"c{i}" for i in range(width)]
-    chosen = [names[i] for i in wanted]
-    types = {chosen[0]: pa.string(), **{name: pa.float64() for name in chosen[1:]}}
+    stamps = np.empty(rows, dtype=np.int64)
+    floats = [np.empty(rows, dtype=np.float64) for _ in wanted[1:]]
+    length_seen: int | None = None
+    done = 0
     try:
-        reader = pa_csv.open_csv(
-            pa.OSFile(str(path)),  # read, not memory-mapped: mapped pages count as resident
-            read_options=pa_csv.ReadOptions(
-                skip_rows=1, column_names=names, block_size=_BLOCK, use_threads=False
-            ),
-            parse_options=pa_csv.ParseOptions(quote_char=False, ignore_empty_lines=True),
-            convert_options=pa_csv.ConvertOptions(
-                column_types=types,
-                include_columns=list(dict.fromkeys(chosen)),
-                strings_can_be_null=False,
-            ),
+        chunks = pd.read_csv(
+            path,
+            header=None,
+            skiprows=1,
+            usecols=sorted(set(wanted)),
+            dtype={wanted[0]: object, **{c: np.float64 for c in wanted[1:]}},
+            quoting=csv.QUOTE_NONE,  # a quote stays a character, so quoted files fall back
+            na_filter=False,
+            chunksize=_CHUNK_ROWS,
+            engine="c",
         )
-        stamps = np.empty(rows, dtype=np.int64)
-        floats = [np.empty(rows, dtype=np.float64) for _ in chosen[1:]]
-        width_seen: int | None = None
-        done = 0
-        for batch in reader:
-            if batch.num_rows == 0:
-                continue
-            if done + batch.num_rows > rows:
+        for chunk in chunks:
+            count = len(chunk)
+            if chunk.shape[1] > width or done + count > rows:
                 raise NotPlain
-            here = slice(done, done + batch.num_rows)
-            done += batch.num_rows
-            text = batch.column(chosen[0])
-            low, high = (v.as_py() for v in pc.min_max(pc.utf8_length(text)).values())
-            if low != high or low not in _FORMATS or (width_seen not in (None, low)):
+            here = slice(done, done + count)
+            done += count
+            text = chunk[wanted[0]]
+            lengths = text.str.len()
+            low, high = int(lengths.min()), int(lengths.max())
+            if low != high or low not in _FORMATS or length_seen not in (None, low):
                 raise NotPlain
-            width_seen = low
-            if not pc.all(pc.match_substring_regex(text, _PLAIN_STAMP)).as_py():
+            if not _PLAIN_STAMP.match(str(text.iloc[0])):
                 raise NotPlain
-            parsed = pc.strptime(text, format=_FORMATS[low], unit="ns")
-            stamps[here] = parsed.cast(pa.int64()).to_numpy()
-            for slot, name in enumerate(chosen[1:]):
-                column = batch.column(name)
-                if column.null_count:
-                    raise NotPlain
-                values = column.to_numpy()
+            length_seen = low
+            parsed = pd.to_datetime(text, format=_FORMATS[low], exact=True)
+            stamps[here] = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64)
+            for slot, column in enumerate(wanted[1:]):
+                values = chunk[column].to_numpy(dtype=np.float64)
                 bad = ~np.isfinite(values) | (values < 0 if slot == 4 else values <= 0)
                 if bad.any():
                     raise NotPlain
                 floats[slot][here] = values
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, re.error) as exc:
+    except (ValueError, TypeError, pd.errors.ParserError, OSError) as exc:
         raise NotPlain from exc
     if done != rows or not rows:
         raise NotPlain  # a line the two passes read differently: the catalog decides
-    return stamps, floats, width_seen == 10
+    return stamps, floats, length_seen == 10

@@ -156,12 +156,12 @@ class EquityCurve(Sequence[EquityPoint]):
         out[low:high] = total.astype(np.float64) / 10.0 ** (-exponent)
         return True
 
-    def _exposed(self) -> list[bool]:
+    def _exposed(self) -> npt.NDArray[np.bool_]:
         flags = np.zeros(len(self), dtype=bool)
         bounds = [*self._starts.tolist(), len(self)]
         for segment, low, high in zip(self._segments, bounds, bounds[1:], strict=False):
             flags[low:high] = any(q != 0 for _, q in segment.held)
-        return flags.tolist()
+        return flags
 
 
 def _integer(value: Decimal) -> tuple[int, int]:

@@ -275,7 +275,7 @@ def summarize(
     """Metrics and records of one engine run (its equity in `record`, or compact in `curve`)."""
     initial = float(request.initial_balance)
     points: Sequence[EquityPoint] = tuple(record.equity) if curve is None else curve
-    equity = [float(p.equity) for p in record.equity] if curve is None else curve.floats.tolist()
+    equity = [float(p.equity) for p in record.equity] if curve is None else curve.floats
     flags = record.exposure_flags if curve is None else curve.exposed
     trades = round_trips(
         TradeFill(f.symbol, f.side, f.quantity, f.price, f.commission, f.bar_index)

@@ -12,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atp.backtest.metrics import (
+    annual_volatility,
     compute_metrics,
     max_drawdown,
+    max_drawdown_duration,
     sharpe_ratio,
     simple_returns,
     sortino_ratio,
@@ -79,3 +81,35 @@ def test_round_trips_sum_to_realised_pnl_including_commissions() -> None:
     assert stats["win_rate"] == 0.5
     assert stats["profit_factor"] == pytest.approx(297 / 50)
     assert stats["exposure"] == 0.5
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.just(0.0),  # flat bars: repeated equity, zero returns
+            st.floats(min_value=-0.2, max_value=0.2, allow_nan=False, allow_infinity=False),
+        ),
+        max_size=300,
+    )
+)
+def test_compute_metrics_on_arrays_equals_the_documented_list_formulas(steps: list[float]) -> None:
+    initial, value, curve = 100_000.0, 100_000.0, []
+    for step in steps:
+        value *= 1.0 + step
+        curve.append(value)
+    returns = simple_returns(initial, curve)
+    got = compute_metrics(
+        initial=initial,
+        equity=np.array(curve, dtype=np.float64),
+        exposure_flags=np.array([s != 0 for s in steps], dtype=bool),
+        traded_notional=0.0,
+        trades=[],
+        num_fills=0,
+    )
+    # Bit for bit: the fast path's arrays must give what the per-bar lists give.
+    assert got["sharpe"] == sharpe_ratio(returns)
+    assert got["sortino"] == sortino_ratio(returns)
+    assert got["annual_volatility"] == annual_volatility(returns)
+    assert got["max_drawdown"] == max_drawdown(initial, curve)
+    assert got["max_drawdown_duration"] == float(max_drawdown_duration(initial, curve))

@@ -21,6 +21,7 @@ Two ways in:
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -28,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd  # type: ignore[import-untyped]
 
 from atp.agents.strategy import BarColumns
 from atp.backtest.csv_columns import FileTexts, NotPlain, read_columns, row_starts
@@ -173,7 +173,7 @@ def read_csv_columns(
 def _read_plain(path: Path, symbol: Symbol, timezone: str) -> SymbolColumns:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            header = next(iter(pd.read_csv(handle, nrows=1, header=None, dtype=str).values))
+            header = next(csv.reader(handle))
     except Exception as exc:
         raise NotPlain from exc
     names = [str(h) for h in header]
@@ -189,7 +189,9 @@ def _read_plain(path: Path, symbol: Symbol, timezone: str) -> SymbolColumns:
     ):
         raise NotPlain
     prices = (columns.open, columns.high, columns.low, columns.close, columns.volume)
-    starts, longest_number = row_starts(path)
+    starts, longest_number, commas = row_starts(path)
+    if commas != len(starts) * (len(names) - 1):
+        raise NotPlain  # a line with more or fewer fields than the header
     wanted = [columns.timestamp, *prices]
     local_ns, floats, date_only = read_columns(path, len(names), wanted, len(starts) - 1)
     if len(local_ns) > 1 and not (local_ns[1:] > local_ns[:-1]).all():

@@ -2,9 +2,9 @@
 
 Two passes over the file, both in bounded blocks:
 
-* pandas' C reader parses the five prices (its parser rounds correctly, as Python's
-  `float(text)` does: `tests/unit/backtest/test_csv_columns.py` compares them with the
-  catalog's) and the timestamps chunk by chunk into preallocated numpy arrays;
+* numpy's C `loadtxt` parses the five prices (as Python's `float(text)` does;
+  `tests/unit/backtest/test_csv_columns.py` compares them with the catalog's) and the
+  timestamps chunk by chunk into preallocated arrays;
 * a newline scan records where each data row starts (8 bytes a row).
 
 The exact price texts are not kept: `FileTexts` reads a row back from the file (one `pread`)
@@ -16,20 +16,19 @@ catalog's.
 
 from __future__ import annotations
 
-import csv
+import itertools
 import os
-import re
 import weakref
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd  # type: ignore[import-untyped]
 
-_PLAIN_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$")
-_FORMATS = {10: "%Y-%m-%d", 16: "%Y-%m-%d %H:%M", 19: "%Y-%m-%d %H:%M:%S"}
+_SHAPES = {10: "dddd-dd-dd", 16: "dddd-dd-dd dd:dd", 19: "dddd-dd-dd dd:dd:dd"}
 _BLOCK = 1 << 20  # the newline scan's buffer
-_CHUNK_ROWS = 50_000  # rows per pandas chunk: a few MB of frames at a time
+_PRICES = ("open", "high", "low", "close", "volume")
+_ROW = np.dtype([("stamp", "S20"), *((name, np.float64) for name in _PRICES)])
+_CHUNK_ROWS = 50_000  # lines per loadtxt call: a few MB at a time
 _NEWLINE, _RETURN = 10, 13
 
 
@@ -98,9 +97,11 @@ class FileTexts:
         )
 
 
-def row_starts(path: Path) -> tuple[npt.NDArray[np.int64], int]:
+def row_starts(path: Path) -> tuple[npt.NDArray[np.int64], int, int]:
     """(byte offset of each non-blank line after the header plus the end of the file, the
-    longest run of digits and dots anywhere in the file).
+    longest run of digits and dots anywhere in the file, the number of commas in it).
+
+    The commas tell whether every line has the header's number of fields.
 
     The run tells whether every number has at most 15 significant digits, so that its
     float is exactly its text's value at some power of ten (`short_numbers`).
@@ -112,6 +113,7 @@ def row_starts(path: Path) -> tuple[npt.NDArray[np.int64], int]:
     line_start = 0  # where the current line began
     previous_last = -1  # the last byte of the previous block
     longest = carried = 0  # longest run of [0-9.] so far; the run open at the block's end
+    commas = 0
     with path.open("rb", buffering=0) as handle:
         while True:
             read = handle.readinto(buffer)
@@ -127,6 +129,7 @@ def row_starts(path: Path) -> tuple[npt.NDArray[np.int64], int]:
             )
             blank = (lengths == 0) | ((lengths == 1) & (before == _RETURN))
             starts.append(begins[~blank] + base)
+            commas += int(np.count_nonzero(block == 44))
             numeric = ((block >= 48) & (block <= 57)) | (block == 46)
             breaks = np.flatnonzero(~numeric)
             if len(breaks) == 0:
@@ -147,7 +150,7 @@ def row_starts(path: Path) -> tuple[npt.NDArray[np.int64], int]:
     # The header is the first non-blank line; rows run to the next row's start.
     starts.append(np.array([size], dtype=np.int64))
     found = np.concatenate(starts)
-    return found[1:], longest
+    return found[1:], longest, commas
 
 
 def read_columns(
@@ -156,53 +159,59 @@ def read_columns(
     """(local wall-clock ns, [open, high, low, close, volume] floats, date only) of `path`.
 
     `wanted` is the column index of the timestamp, open, high, low, close and volume; `rows`
-    the number of data rows (`row_starts`): each chunk is copied into arrays of that size, so
-    only one chunk of pandas' frames is alive at a time.
+    the number of data rows (`row_starts`). numpy's C `loadtxt` parses `_CHUNK_ROWS` lines
+    at a time into preallocated arrays (its floats are Python's `float(text)`, correctly
+    rounded); no pandas, whose import alone is about 75 MB of resident memory.
 
     Raises:
         NotPlain: anything the catalog should read instead (quotes, a missing or bad value,
             an unusual timestamp, a ragged row).
     """
     stamps = np.empty(rows, dtype=np.int64)
-    floats = [np.empty(rows, dtype=np.float64) for _ in wanted[1:]]
+    floats = np.empty((5, rows), dtype=np.float64)
     length_seen: int | None = None
     done = 0
     try:
-        chunks = pd.read_csv(
-            path,
-            header=None,
-            skiprows=1,
-            usecols=sorted(set(wanted)),
-            dtype={wanted[0]: object, **{c: np.float64 for c in wanted[1:]}},
-            quoting=csv.QUOTE_NONE,  # a quote stays a character, so quoted files fall back
-            na_filter=False,
-            chunksize=_CHUNK_ROWS,
-            engine="c",
-        )
-        for chunk in chunks:
-            count = len(chunk)
-            if chunk.shape[1] > width or done + count > rows:
-                raise NotPlain
-            here = slice(done, done + count)
-            done += count
-            text = chunk[wanted[0]]
-            lengths = text.str.len()
-            low, high = int(lengths.min()), int(lengths.max())
-            if low != high or low not in _FORMATS or length_seen not in (None, low):
-                raise NotPlain
-            if not _PLAIN_STAMP.match(str(text.iloc[0])):
-                raise NotPlain
-            length_seen = low
-            parsed = pd.to_datetime(text, format=_FORMATS[low], exact=True)
-            stamps[here] = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64)
-            for slot, column in enumerate(wanted[1:]):
-                values = chunk[column].to_numpy(dtype=np.float64)
-                bad = ~np.isfinite(values) | (values < 0 if slot == 4 else values <= 0)
-                if bad.any():
+        with path.open("rb") as handle:
+            handle.readline()  # the header
+            while lines := list(itertools.islice(handle, _CHUNK_ROWS)):
+                table = np.loadtxt(
+                    lines, delimiter=",", usecols=wanted, dtype=_ROW, comments=None, ndmin=1
+                )
+                texts = table["stamp"]
+                count = len(texts)
+                if done + count > rows:
                     raise NotPlain
-                floats[slot][here] = values
-    except (ValueError, TypeError, pd.errors.ParserError, OSError) as exc:
+                length = _stamp_length(texts)
+                if length_seen not in (None, length):
+                    raise NotPlain
+                length_seen = length
+                here = slice(done, done + count)
+                stamps[here] = texts.astype("datetime64[ns]").view(np.int64)
+                for slot, name in enumerate(_PRICES):
+                    floats[slot, here] = table[name]
+                done += count
+    except (ValueError, OSError) as exc:
         raise NotPlain from exc
     if done != rows or not rows:
         raise NotPlain  # a line the two passes read differently: the catalog decides
-    return stamps, floats, length_seen == 10
+    if not np.isfinite(floats).all() or (floats[:4] <= 0).any() or (floats[4] < 0).any():
+        raise NotPlain
+    return stamps, list(floats), length_seen == 10
+
+
+def _stamp_length(texts: npt.NDArray[np.bytes_]) -> int:
+    """The common length of `YYYY-MM-DD[ HH:MM[:SS]]` timestamps; NotPlain for any other."""
+    grid = np.frombuffer(texts.tobytes(), dtype=np.uint8).reshape(len(texts), 20)
+    lengths = np.char.str_len(texts)
+    length = int(lengths[0])
+    if length not in _SHAPES or (lengths != length).any():
+        raise NotPlain
+    shape = _SHAPES[length]
+    for position, expected in enumerate(shape):
+        column = grid[:, position]
+        digit = (column >= 48) & (column <= 57)
+        ok = digit if expected == "d" else column == ord(expected)
+        if not ok.all():
+            raise NotPlain
+    return length

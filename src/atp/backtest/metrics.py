@@ -153,15 +153,15 @@ def _longest_below(initial: float, equity: npt.NDArray[np.float64]) -> int:
 
 
 def _fsum_mean(values: npt.NDArray[np.float64]) -> float:
-    # math.fsum is exact, so the order of the values (list or array) cannot matter.
-    return math.fsum(values.tolist()) / len(values)
+    # math.fsum is exact, so the order cannot matter; iterating the array makes no list.
+    return math.fsum(values) / len(values)
 
 
 def _array_std(values: npt.NDArray[np.float64]) -> float | None:
     if len(values) < 2:
         return None
     deviations = values - _fsum_mean(values)
-    return math.sqrt(math.fsum((deviations * deviations).tolist()) / (len(values) - 1))
+    return math.sqrt(math.fsum(deviations * deviations) / (len(values) - 1))
 
 
 def compute_metrics(
@@ -201,9 +201,7 @@ def compute_metrics(
     std = _array_std(returns)
     mean_return = _fsum_mean(returns) if bars else 0.0
     downside = np.minimum(returns, 0.0)
-    downside_deviation = (
-        math.sqrt(math.fsum((downside * downside).tolist()) / bars) if bars >= 2 else 0.0
-    )
+    downside_deviation = math.sqrt(math.fsum(downside * downside) / bars) if bars >= 2 else 0.0
     sqrt_periods = math.sqrt(periods)
     metrics: dict[str, float | None] = {
         "total_return": final / initial - 1.0 if initial else None,

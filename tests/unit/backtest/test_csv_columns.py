@@ -84,3 +84,16 @@ def test_quoted_values_are_read_by_the_catalog(tmp_path: Path) -> None:
     )
     streamed = assert_same_as_catalog(path)
     assert isinstance(streamed.texts, ArrayTexts)
+
+
+def test_columns_in_another_order_stream_to_the_catalogs_bars(tmp_path: Path) -> None:
+    path = tmp_path / "X.csv"
+    path.write_text(
+        "Volume,Close,Low,High,Open,Date\n"
+        "1000,100.5,99,101,100,2024-01-02\n"
+        "900,101.25,100,102,100.5,2024-01-03\n"
+        "800,100.75,100.5,101.5,101.25,2024-01-04\n"
+    )
+    streamed = assert_same_as_catalog(path)
+    assert isinstance(streamed.texts, FileTexts)
+    assert str(streamed.bar(1).close) == "101.25"

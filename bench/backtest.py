@@ -22,8 +22,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-
-import backtrader as bt
+from typing import Any
 
 from atp.backtest.columns import read_csv_columns
 from atp.backtest.fast_run import run_columns
@@ -96,77 +95,85 @@ def _exact_difference(window: list[float], fast: int, slow: int) -> Fraction:
     return sum(values[-fast:], Fraction(0)) / fast - sum(values, Fraction(0)) / slow
 
 
-class _ExactCrossOver(bt.Indicator):  # type: ignore[misc]
-    """backtrader's `CrossOver` of SMA(fast) and SMA(slow), with exact ties.
+def _backtrader_strategy() -> Any:
+    """backtrader's side, imported only in its own process (its modules are not ATP's RSS)."""
+    import backtrader as bt
 
-    backtrader's own SMAs (`math.fsum` / period) and its non-zero-difference rule; only a
-    difference within 1e-9 of the slow SMA is recomputed in exact decimals, because on decimal
-    prices the averages are often exactly equal and the float difference is then rounding
-    noise of either sign (stock `CrossOver` reads such a tie as a cross 4,648 times on the
-    200,000-bar series, ATP's running sums did so 7,223 times: 7,144 vs 6,996 trades).
-    """
+    class _ExactCrossOver(bt.Indicator):  # type: ignore[misc]
+        """backtrader's `CrossOver` of SMA(fast) and SMA(slow), with exact ties.
 
-    lines = ("crossover",)
-    params = (("fast", 10), ("slow", 30))
+        backtrader's own SMAs (`math.fsum` / period) and its non-zero-difference rule; only a
+        difference within 1e-9 of the slow SMA is recomputed in exact decimals, because on decimal
+        prices the averages are often exactly equal and the float difference is then rounding
+        noise of either sign (stock `CrossOver` reads such a tie as a cross 4,648 times on the
+        200,000-bar series, ATP's running sums did so 7,223 times: 7,144 vs 6,996 trades).
+        """
 
-    def __init__(self) -> None:
-        self.fast_sma = bt.ind.SMA(self.data, period=self.p.fast)
-        self.slow_sma = bt.ind.SMA(self.data, period=self.p.slow)
-        self._last = 0.0
+        lines = ("crossover",)
+        params = (("fast", 10), ("slow", 30))
 
-    def _cross(self, diff: float, slow_mean: float, window: Callable[[], list[float]]) -> float:
-        if abs(diff) <= 1e-9 * abs(slow_mean):
-            exact = _exact_difference(window(), self.p.fast, self.p.slow)
-            if exact == 0:
-                diff = 0.0
-            elif diff == 0.0 or (diff > 0) != (exact > 0):
-                diff = float(exact)
-        last = self._last
-        if diff != 0.0:
-            self._last = diff
-        return 1.0 if last < 0.0 < diff else -1.0 if last > 0.0 > diff else 0.0
+        def __init__(self) -> None:
+            self.fast_sma = bt.ind.SMA(self.data, period=self.p.fast)
+            self.slow_sma = bt.ind.SMA(self.data, period=self.p.slow)
+            self._last = 0.0
 
-    def next(self) -> None:
-        slow = self.p.slow
-        self.lines.crossover[0] = self._cross(
-            self.fast_sma[0] - self.slow_sma[0],
-            self.slow_sma[0],
-            lambda: list(self.data.get(size=slow)),
-        )
+        def _cross(self, diff: float, slow_mean: float, window: Callable[[], list[float]]) -> float:
+            if abs(diff) <= 1e-9 * abs(slow_mean):
+                exact = _exact_difference(window(), self.p.fast, self.p.slow)
+                if exact == 0:
+                    diff = 0.0
+                elif diff == 0.0 or (diff > 0) != (exact > 0):
+                    diff = float(exact)
+            last = self._last
+            if diff != 0.0:
+                self._last = diff
+            return 1.0 if last < 0.0 < diff else -1.0 if last > 0.0 > diff else 0.0
 
-    def once(self, start: int, end: int) -> None:
-        closes, out = self.data.array, self.lines.crossover.array
-        fast, slow, period = self.fast_sma.array, self.slow_sma.array, self.p.slow
-        for i in range(start, end):
-            out[i] = self._cross(
-                fast[i] - slow[i], slow[i], lambda i=i: list(closes[i - period + 1 : i + 1])
+        def next(self) -> None:
+            slow = self.p.slow
+            self.lines.crossover[0] = self._cross(
+                self.fast_sma[0] - self.slow_sma[0],
+                self.slow_sma[0],
+                lambda: list(self.data.get(size=slow)),
             )
 
+        def once(self, start: int, end: int) -> None:
+            closes, out = self.data.array, self.lines.crossover.array
+            fast, slow, period = self.fast_sma.array, self.slow_sma.array, self.p.slow
+            for i in range(start, end):
+                out[i] = self._cross(
+                    fast[i] - slow[i], slow[i], lambda i=i: list(closes[i - period + 1 : i + 1])
+                )
 
-class _AllIn(bt.Strategy):  # type: ignore[misc]
-    def __init__(self) -> None:
-        self.cross = _ExactCrossOver(self.data, fast=10, slow=30)
-        self.trades: list[tuple[str, str, float]] = []
+    class _AllIn(bt.Strategy):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.cross = _ExactCrossOver(self.data, fast=10, slow=30)
+            self.trades: list[tuple[str, str, float]] = []
 
-    def notify_order(self, order: bt.Order) -> None:
-        if order.status == order.Completed:
-            when = bt.num2date(order.executed.dt).date().isoformat()
-            self.trades.append((when, "buy" if order.isbuy() else "sell", order.executed.price))
+        def notify_order(self, order: bt.Order) -> None:
+            if order.status == order.Completed:
+                when = bt.num2date(order.executed.dt).date().isoformat()
+                self.trades.append((when, "buy" if order.isbuy() else "sell", order.executed.price))
 
-    def next(self) -> None:
-        if len(self.data) >= len(self.data.array):
-            return
-        if self.cross > 0 and not self.position:
-            # All cash at the fill price, rounded down to 1e-6 shares as ATP's all-in sizing
-            # does. Unrounded, cash / open * open can exceed cash by one float ulp, and
-            # backtrader then refuses the order for margin (twice on AAPL: 84 trades, not 88).
-            size = math.floor(self.broker.getcash() / self.data.open[1] * 1e6) / 1e6
-            self.buy(size=size)
-        elif self.cross < 0 and self.position:
-            self.close()
+        def next(self) -> None:
+            if len(self.data) >= len(self.data.array):
+                return
+            if self.cross > 0 and not self.position:
+                # All cash at the fill price, rounded down to 1e-6 shares as ATP's all-in sizing
+                # does. Unrounded, cash / open * open can exceed cash by one float ulp, and
+                # backtrader then refuses the order for margin (twice on AAPL: 84 trades, not 88).
+                size = math.floor(self.broker.getcash() / self.data.open[1] * 1e6) / 1e6
+                self.buy(size=size)
+            elif self.cross < 0 and self.position:
+                self.close()
+
+    return _AllIn
 
 
 def run_backtrader(path: Path) -> tuple[list[tuple[str, str, float]], float]:
+    """backtrader (runonce, preloaded), timed over `cerebro.run()` (its CSV load included)."""
+    import backtrader as bt
+
     cerebro = bt.Cerebro(runonce=True, preload=True, stdstats=False)
     cerebro.adddata(
         bt.feeds.GenericCSVData(
@@ -184,7 +191,7 @@ def run_backtrader(path: Path) -> tuple[list[tuple[str, str, float]], float]:
     )
     cerebro.broker.setcash(100_000)
     cerebro.broker.set_checksubmit(False)
-    cerebro.addstrategy(_AllIn)
+    cerebro.addstrategy(_backtrader_strategy())
     started = time.perf_counter()
     strategy = cerebro.run()[0]
     return strategy.trades, time.perf_counter() - started

@@ -18,7 +18,7 @@ from atp.core.enums import Side
 
 _WIDTH = 960
 _HEIGHT = 260
-_PAD = 48
+_PAD = 64  # room for axis labels such as 101,918
 
 _PERCENT_METRICS = frozenset(
     {"total_return", "cagr", "annual_volatility", "max_drawdown", "exposure", "win_rate"}
@@ -74,7 +74,7 @@ def _line_chart(
         )
         parts.append(
             f'<text x="{_PAD - 4}" y="{y + 4:.1f}" class="axis" text-anchor="end">'
-            f"{value:,.4g}</text>"
+            f"{_axis_label(value, (high - low) / 4)}</text>"
         )
     parts.append(f'<text x="{_PAD}" y="{_HEIGHT - 12}" class="axis">{times[0].date()}</text>')
     parts.append(
@@ -202,3 +202,9 @@ def render_report(
         )
     html.append("</table></body></html>\n")
     return "\n".join(html)
+
+
+def _axis_label(value: float, step: float) -> str:
+    """`value` with thousands separators and as many decimals as the tick step needs."""
+    decimals = 0 if step >= 10 else 1 if step >= 1 else 2 if step >= 0.01 else 4
+    return f"{value:,.{decimals}f}"

@@ -132,7 +132,9 @@ def _run(args: argparse.Namespace) -> int:
     settings = AtpSettings()
     try:
         request = build_request(args, settings)
-        outcome = run_backtest(request, settings.data_dir, progress=None if args.json else _bar)
+        # A progress bar only where someone watches it: not in --json output or a log file.
+        show_progress = not args.json and sys.stderr.isatty()
+        outcome = run_backtest(request, settings.data_dir, progress=_bar if show_progress else None)
     except (AtpError, InvalidOperation, ValueError) as exc:
         print(f"\natp backtest: {exc}", file=sys.stderr)
         return 2
@@ -141,7 +143,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(outcome_dict(outcome), indent=1, sort_keys=True))
         return 0
-    sys.stderr.write("\n")
+    if show_progress:
+        sys.stderr.write("\n")
     main = outcome.main
     print(
         f"{', '.join(request.symbols)} {request.start_date.date()}..{request.end_date.date()}"

@@ -39,6 +39,7 @@ from atp.marketdata.columns import map_columns
 from atp.marketdata.timeparse import exchange_zone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DECIMALS_BLOCK = 1 << 16
 _FIELDS = ("open", "high", "low", "close", "volume")
 TextColumn = npt.NDArray[np.bytes_]
 
@@ -116,25 +117,38 @@ class SymbolColumns:
         )
 
 
-def scaled_closes(columns: SymbolColumns) -> tuple[npt.NDArray[np.int64], int] | None:
-    """(closes x 10**k as int64, k) when that is each close's exact value, else None.
+def close_decimals(columns: SymbolColumns) -> int | None:
+    """The k with every close == its float x 10**k as an integer exactly, or None.
 
     Exact when no price text has more than 15 digits (`short_numbers`): such a decimal is
-    the only one of its length that parses to its float, so `scaled / 10**k == float` at
-    the smallest k that works identifies it.
+    the only one of its length that parses to its float, so `round(x * 10**k) / 10**k == x`
+    (integers below 10**15) identifies it. Checked in blocks (a few MB at a time); a k that
+    works for a block works for any larger k, so the column's k is the blocks' largest.
     """
     if not columns.texts.short_numbers or not len(columns):
         return None
     closes = columns.floats.close
-    peak = float(np.max(np.abs(closes)))
-    for decimals in range(16):
-        scale = 10.0**decimals
-        if peak * scale >= 1e15:
+    found = 0
+    for low in range(0, len(closes), _DECIMALS_BLOCK):
+        block = closes[low : low + _DECIMALS_BLOCK]
+        peak = float(np.max(np.abs(block)))
+        for decimals in range(found, 16):
+            scale = 10.0**decimals
+            if peak * scale >= 1e15:
+                return None
+            if np.array_equal(np.round(block * scale) / scale, block):
+                found = decimals
+                break
+        else:
             return None
-        scaled = np.round(closes * scale)
-        if np.array_equal(scaled / scale, closes):
-            return scaled.astype(np.int64), decimals
-    return None
+    if float(np.max(np.abs(closes))) * 10.0**found >= 1e15:
+        return None
+    return found
+
+
+def scaled(values: npt.NDArray[np.float64], decimals: int) -> npt.NDArray[np.int64]:
+    """`values` x 10**decimals as exact integers (for closes with `close_decimals`)."""
+    return np.round(values * 10.0**decimals).astype(np.int64)
 
 
 def from_series(series: BarSeries) -> SymbolColumns:

@@ -18,7 +18,7 @@ from typing import overload
 import numpy as np
 import numpy.typing as npt
 
-from atp.backtest.columns import SymbolColumns, from_ns, scaled_closes
+from atp.backtest.columns import SymbolColumns, close_decimals, from_ns, scaled
 from atp.backtest.model import EquityPoint
 from atp.core.money import ZERO
 
@@ -100,13 +100,13 @@ class EquityCurve(Sequence[EquityPoint]):
         )
         if bounds[0] > 0:
             bounds = [0, *bounds]
-        scaled = [scaled_closes(columns) for columns in self._data]
+        decimals = [close_decimals(columns) for columns in self._data]
         self.exact_segments = 0  # held segments priced in integers (the rest bar by bar)
         for segment, low, high in zip(segments, bounds, bounds[1:], strict=False):
             if not any(q != 0 for _, q in segment.held):
                 out[low:high] = float(segment.cash)  # flat: equity is the cash
                 continue
-            if self._exact_floats(segment, low, high, scaled, out):
+            if self._exact_floats(segment, low, high, decimals, out):
                 self.exact_segments += 1
                 continue
             for index in range(low, high):
@@ -118,7 +118,7 @@ class EquityCurve(Sequence[EquityPoint]):
         segment: Segment,
         low: int,
         high: int,
-        scaled: list[tuple[npt.NDArray[np.int64], int] | None],
+        decimals: list[int | None],
         out: npt.NDArray[np.float64],
     ) -> bool:
         """float(exact equity) of bars low..high-1 in integers; False when not provably exact.
@@ -131,21 +131,21 @@ class EquityCurve(Sequence[EquityPoint]):
         cash_int, cash_exp = _integer(segment.cash)
         terms = []
         for slot, quantity in segment.held:
-            closes = scaled[slot]
-            if closes is None:
+            places = decimals[slot]
+            if places is None:
                 return False
             quantity_int, quantity_exp = _integer(quantity)
-            terms.append((slot, quantity_int, quantity_exp - closes[1], closes[0]))
+            terms.append((slot, quantity_int, quantity_exp - places, places))
         exponent = min(cash_exp, *(term[2] for term in terms))
         if -exponent > 22:
             return False
         base = cash_int * 10 ** (cash_exp - exponent)
         bound = abs(base)
         factors = []
-        for slot, quantity_int, term_exp, closes_int in terms:
+        for slot, quantity_int, term_exp, places in terms:
             factor = quantity_int * 10 ** (term_exp - exponent)
             positions = self._latest[slot][low:high]
-            prices = closes_int[positions]
+            prices = scaled(self._data[slot].floats.close[positions], places)
             bound += abs(factor) * int(np.max(np.abs(prices)))
             factors.append((factor, prices))
         if bound >= 2**53:

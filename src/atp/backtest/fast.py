@@ -42,14 +42,25 @@ from atp.core.ids import Symbol
 from atp.marketdata.align import BarBatch
 
 
+@dataclass(frozen=True, slots=True)
+class Acting:
+    """A strategy's buy and sell answers on one symbol: only the bars where it acts."""
+
+    stamps: npt.NDArray[np.int64]
+    codes: npt.NDArray[np.int8]
+    confidences: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, timestamps: npt.NDArray[np.int64], answers: SignalColumns) -> Acting:
+        """The acting bars of `answers` (17 bytes each; a hold costs nothing)."""
+        where = np.flatnonzero(answers.action)
+        return cls(timestamps[where], answers.action[where], answers.confidence[where])
+
+
 class ColumnStrategy(Strategy[None]):
     """Answers `on_bar` with a strategy's precomputed `signals` (same name, same answers)."""
 
-    def __init__(
-        self,
-        inner: Strategy[object],
-        answers: dict[Symbol, tuple[npt.NDArray[np.int64], SignalColumns]],
-    ):
+    def __init__(self, inner: Strategy[object], answers: dict[Symbol, Acting]):
         super().__init__(StrategyParams())
         self.name = inner.name  # type: ignore[misc]
         self._answers = answers
@@ -60,12 +71,13 @@ class ColumnStrategy(Strategy[None]):
 
     def on_bar(self, bar: MarketSignal) -> StrategySignal | None:
         """The hook's answer for `bar` (looked up by symbol and timestamp)."""
-        stamps, columns = self._answers[bar.symbol]
-        index = int(np.searchsorted(stamps, _ns_of(bar)))
-        code = int(columns.action[index])
-        if code == 0:
-            return None
-        confidence = float(columns.confidence[index])
+        acting = self._answers[bar.symbol]
+        moment = _ns_of(bar)
+        index = int(np.searchsorted(acting.stamps, moment))
+        if index == len(acting.stamps) or int(acting.stamps[index]) != moment:
+            return None  # a hold
+        code = int(acting.codes[index])
+        confidence = float(acting.confidences[index])
         reason = f"{self.name}: {'sell' if code == SELL_CODE else 'buy'} (signals hook)"
         if code == SELL_CODE:
             return StrategySignal.sell(confidence, reason)
@@ -102,10 +114,14 @@ class _Calendar:
 
 
 def _calendar(data: list[SymbolColumns]) -> _Calendar:
+    if len(data) == 1:
+        # One symbol: its own timestamps are the calendar (no sorted copies, 9 bytes a bar).
+        stamps = data[0].timestamps
+        return _Calendar(
+            stamps, [np.arange(len(stamps), dtype=np.int64)], [np.ones(len(stamps), dtype=bool)]
+        )
     stamps = np.unique(np.concatenate([c.timestamps for c in data]))
-    latest = [
-        np.searchsorted(c.timestamps, stamps, side="right").astype(np.int64) - 1 for c in data
-    ]
+    latest = [np.searchsorted(c.timestamps, stamps, side="right") - 1 for c in data]
     present = [np.isin(stamps, c.timestamps, assume_unique=True) for c in data]
     return _Calendar(stamps, latest, present)
 
@@ -117,7 +133,7 @@ class FastEngine:
         self,
         *,
         data: list[SymbolColumns],
-        wants: list[dict[Symbol, SignalColumns]],
+        wants: list[dict[Symbol, Acting]],
         start_ns: int,
         engine: BacktestEngine,
         pipeline: InProcessPipeline,
@@ -134,9 +150,8 @@ class FastEngine:
         self._first_traded = int(np.searchsorted(stamps, start_ns, side="left"))
         want = np.zeros(len(stamps), dtype=bool)
         for answers in wants:
-            for _slot, columns in enumerate(data):
-                acting = answers[columns.symbol].action != 0
-                want[np.searchsorted(stamps, columns.timestamps[acting])] = True
+            for columns in data:
+                want[np.searchsorted(stamps, answers[columns.symbol].stamps)] = True
         want[: self._first_traded] = False
         self._want = want
         self._wanted = np.flatnonzero(want)
@@ -175,7 +190,14 @@ class FastEngine:
                 for bar in bars:
                     self._pipeline.on_skipped(bar)
             if trading:
-                segments.append(self._segment(index))
+                segment = self._segment(index)
+                # Unchanged account (a decision bar: the fill comes a bar later): the previous
+                # segment already covers this bar.
+                if not segments or (segment.cash, segment.held) != (
+                    segments[-1].cash,
+                    segments[-1].held,
+                ):
+                    segments.append(segment)
             if progress is not None and index - reported >= max(1, total // 100):
                 reported = index
                 progress(index, total)

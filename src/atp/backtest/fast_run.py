@@ -16,7 +16,7 @@ import numpy as np
 from atp.agents.strategy import Strategy
 from atp.backtest.columns import SymbolColumns, from_ns, from_series
 from atp.backtest.engine import BacktestEngine, Progress
-from atp.backtest.fast import ColumnStrategy, FastEngine, answers_of
+from atp.backtest.fast import Acting, ColumnStrategy, FastEngine, answers_of
 from atp.backtest.model import BacktestRequest, RunSummary
 from atp.backtest.runner import LoadedData, _order_maker, risk_config, summarize, venue_config
 from atp.backtest.wiring import InProcessPipeline, build_chain, build_strategy
@@ -95,9 +95,10 @@ def run_columns(
         strategy = build_strategy(name, request.params.get(name))
         answers = answers_of(strategy, columns)
         assert answers is not None, f"{name} has no signals hook"
-        wants.append(answers)
-        lookup = {c.symbol: (c.timestamps, answers[c.symbol]) for c in columns}
-        replayed.append((name, ColumnStrategy(strategy, lookup)))
+        acting = {c.symbol: Acting.of(c.timestamps, answers[c.symbol]) for c in columns}
+        del answers  # full-length answers: only the acting bars are kept
+        wants.append(acting)
+        replayed.append((name, ColumnStrategy(strategy, acting)))
     chain = build_chain(
         strategies=replayed,
         voting=voting_strategy,

@@ -132,23 +132,30 @@ def trade_statistics(trades: Sequence[ClosedTrade]) -> dict[str, float | None]:
 
 
 def _returns_array(initial: float, equity: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """`simple_returns` as an array: the same IEEE operations, element by element."""
-    previous = np.concatenate([[initial], equity[:-1]])
+    """`simple_returns` as an array: the same IEEE operations, element by element, in place."""
+    returns = np.empty(len(equity), dtype=np.float64)
+    if not len(equity):
+        return returns
+    returns[0] = equity[0] / initial - 1.0 if initial != 0 else 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(previous != 0, equity / previous - 1.0, 0.0)
+        np.divide(equity[1:], equity[:-1], out=returns[1:])
+    returns[1:] -= 1.0
+    returns[1:][equity[:-1] == 0] = 0.0
+    return returns
 
 
 def _peaks(initial: float, equity: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """max(E_0..E_i) after each bar, E_0 the starting cash."""
-    return np.maximum.accumulate(np.concatenate([[initial], equity]))
+    """max(E_0..E_i) after each bar, E_0 the starting cash (one array, 8 bytes a bar)."""
+    peaks = np.maximum.accumulate(equity)
+    np.maximum(peaks, initial, out=peaks)
+    return peaks
 
 
-def _longest_below(initial: float, equity: npt.NDArray[np.float64]) -> int:
-    """`max_drawdown_duration`: the longest run of bars below the peak before them."""
-    below = equity < _peaks(initial, equity)[:-1]
-    if not below.any():
+def _longest_run(flags: npt.NDArray[np.bool_]) -> int:
+    """The longest run of True in `flags`."""
+    if not flags.any():
         return 0
-    edges = np.diff(np.concatenate([[0], below.view(np.int8), [0]]))
+    edges = np.diff(np.concatenate([[0], flags.view(np.int8), [0]]))
     return int(np.max(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)))
 
 
@@ -161,7 +168,8 @@ def _array_std(values: npt.NDArray[np.float64]) -> float | None:
     if len(values) < 2:
         return None
     deviations = values - _fsum_mean(values)
-    return math.sqrt(math.fsum(deviations * deviations) / (len(values) - 1))
+    deviations *= deviations
+    return math.sqrt(math.fsum(deviations) / (len(values) - 1))
 
 
 def compute_metrics(
@@ -191,17 +199,32 @@ def compute_metrics(
     flags = np.asarray(exposure_flags, dtype=bool)
     bars = len(curve)
     final = float(curve[-1]) if bars else initial
-    returns = _returns_array(initial, curve)
-    peaks = _peaks(initial, curve)[1:]
+    # One temporary at a time (each is 8 bytes a bar): drawdowns first, then returns.
+    drawdowns = _peaks(initial, curve)
+    # Below the peak before the bar (`max_drawdown_duration`), read before the peaks turn
+    # into drawdowns in place.
+    below = np.empty(bars, dtype=bool)
+    if bars:
+        below[0] = curve[0] < initial
+        np.less(curve[1:], drawdowns[:-1], out=below[1:])
+    duration = _longest_run(below)
+    del below
+    flat = drawdowns <= 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        drawdowns = np.where(peaks > 0, curve / peaks - 1.0, 0.0)
+        np.divide(curve, drawdowns, out=drawdowns)
+    drawdowns -= 1.0
+    drawdowns[flat] = 0.0
     drawdown = float(np.min(drawdowns)) if bars else 0.0
+    del drawdowns, flat
+    returns = _returns_array(initial, curve)
     growth = cagr(initial, final, bars, periods)
     mean_equity = _fsum_mean(curve) if bars else initial
     std = _array_std(returns)
     mean_return = _fsum_mean(returns) if bars else 0.0
     downside = np.minimum(returns, 0.0)
-    downside_deviation = math.sqrt(math.fsum(downside * downside) / bars) if bars >= 2 else 0.0
+    downside *= downside
+    downside_deviation = math.sqrt(math.fsum(downside) / bars) if bars >= 2 else 0.0
+    del downside
     sqrt_periods = math.sqrt(periods)
     metrics: dict[str, float | None] = {
         "total_return": final / initial - 1.0 if initial else None,
@@ -214,7 +237,7 @@ def compute_metrics(
             else None
         ),
         "max_drawdown": drawdown,
-        "max_drawdown_duration": float(_longest_below(initial, curve)),
+        "max_drawdown_duration": float(duration),
         "calmar": growth / -drawdown if growth is not None and drawdown < 0 else None,
         "exposure": int(np.count_nonzero(flags)) / len(flags) if len(flags) else 0.0,
         "num_trades": float(len(trades)),

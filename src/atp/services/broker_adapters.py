@@ -159,11 +159,11 @@ class BrokerAdaptersService:
             # not delivered again, but their last prices are today's market.
             self.paper.paper.remember(signal)
             self.engine.last_prices[signal.symbol] = signal.close
-            log.info(
-                "restored %d orders from %d updates",
-                len(self.paper.paper.tracker.orders()),
-                len(updates),
-            )
+        log.info(
+            "restored %d orders from %d updates",
+            len(self.paper.paper.tracker.orders()),
+            len(updates),
+        )
         if self._database is not None:
             await migrate(self._database.url)
         for adapter in self.engine.adapters.values():

@@ -70,10 +70,12 @@ def _report(name: str, count: int, seconds: float, latencies: list[float]) -> No
 async def bench_http(count: int) -> None:
     clock = SystemClock()
     bus = InMemoryBus(clock=clock)
-    # The real risk engine, its order-velocity limits lifted so it does not throttle the run.
+    # The real risk engine, its order-velocity limits and position cap lifted so it measures
+    # the path, not the limits (a thousand one-share buys would pass the default 1,000 cap).
     risk_config = RiskEngineConfig.model_validate(
         {
             "initial_cash": Decimal(10**12),
+            "position_caps": {"default": {"max_quantity": None, "max_notional": None}},
             "velocity": {
                 "per_agent_per_second": None,
                 "per_agent_per_minute": None,

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
+
+from tests.integration.conftest import free_port
 
 from atp.bus import codec
 from atp.bus.nats import NatsBus
 from atp.core.events import Envelope
+from atp.services.embedded_nats import EmbeddedNats
 from atp.telemetry.metrics import BusMetrics, new_registry
 
 ACK_WAIT = 1.0
@@ -87,3 +91,8 @@ async def eventually(
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"never happened: {what}")
+
+
+def clean_server(store_dir: Path) -> EmbeddedNats:
+    """A second nats-server of the test's own, for the reference run (each event once)."""
+    return EmbeddedNats(store_dir, free_port())

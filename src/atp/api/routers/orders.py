@@ -241,7 +241,7 @@ async def create_order(
 def _replay(stored: StoredResponse, fingerprint: str) -> JSONResponse:
     if stored.request_fingerprint != fingerprint:
         raise InvalidInput(
-            "Idempotency-Key: this key was used with a different request body; use a new key"
+            f"Idempotency-Key {stored.key!r} was used with a different request body; use a new key"
         )
     return JSONResponse(json.loads(stored.body), status_code=stored.status_code)
 

@@ -4,14 +4,23 @@
 `symbols`, `strategies`, `initial_balance`) plus the optional fields of `BacktestRequest`. Bad
 input is a 422 with the reason (unknown strategy, end before start, symbol without data). The
 run goes on in the background; `GET /backtest/{id}` shows its status, progress and results.
+
+With an `Idempotency-Key` header a retry gets the first answer back unchanged and starts no
+second run; the same key with a different body is refused with a 422 naming the key. The first
+answers are kept in memory, in the app's state, for the newest `IDEMPOTENCY_KEYS_KEPT` keys (the
+run manager keeps its runs in memory too; a restarted service forgets both).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
@@ -19,10 +28,14 @@ from atp.api.auth import require_token
 from atp.backtest.manager import RunManager, RunState
 from atp.backtest.model import BacktestRequest
 from atp.backtest.results import outcome_dict
+from atp.core.errors import InvalidInput
 
 router = APIRouter(prefix="/backtest", tags=["backtest"])
 
 RunIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+
+IDEMPOTENCY_KEYS_KEPT = 10_000
+"""How many `Idempotency-Key`s (the newest) keep their first answer."""
 
 
 class RunStatus(BaseModel):
@@ -58,6 +71,46 @@ class RunList(BaseModel):
     runs: list[RunBrief] = Field(description="The runs.")
 
 
+@dataclass(frozen=True, slots=True)
+class _FirstStart:
+    """The first answer given under an `Idempotency-Key`, and the body it answered."""
+
+    fingerprint: str
+    answer: RunStatus
+
+
+class StartAnswers:
+    """The first answer of `POST /backtest/start` per `Idempotency-Key`, newest keys kept."""
+
+    def __init__(self, kept: int = IDEMPOTENCY_KEYS_KEPT) -> None:
+        self._kept = kept
+        self._answers: OrderedDict[str, _FirstStart] = OrderedDict()
+
+    def replay(self, key: str, fingerprint: str) -> RunStatus | None:
+        """The first answer under `key`, or None; InvalidInput if it answered another body."""
+        first = self._answers.get(key)
+        if first is None:
+            return None
+        if first.fingerprint != fingerprint:
+            raise InvalidInput(
+                f"Idempotency-Key {key!r} was used with a different request body; use a new key"
+            )
+        return first.answer
+
+    def remember(self, key: str, fingerprint: str, answer: RunStatus) -> None:
+        """Keeps `answer` as the first answer under `key`."""
+        self._answers[key] = _FirstStart(fingerprint, answer)
+        if len(self._answers) > self._kept:
+            self._answers.popitem(last=False)
+
+
+def _start_answers(request: Request) -> StartAnswers:
+    answers: StartAnswers | None = getattr(request.app.state, "backtest_start_answers", None)
+    if answers is None:
+        answers = request.app.state.backtest_start_answers = StartAnswers()
+    return answers
+
+
 def _manager(request: Request) -> RunManager:
     manager: RunManager = request.app.state.backtests
     return manager
@@ -88,9 +141,29 @@ def _status(state: RunState) -> RunStatus:
     status_code=202,
     dependencies=[Depends(require_token)],
 )
-async def start_backtest(body: BacktestRequest, request: Request) -> RunStatus:
-    """Starts a backtest in the background; poll `GET /backtest/{run_id}` for its results."""
-    return _status(_manager(request).start(body))
+async def start_backtest(
+    body: BacktestRequest,
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+) -> RunStatus:
+    """Starts a backtest in the background; poll `GET /backtest/{run_id}` for its results.
+
+    A retry with the same `Idempotency-Key` gets the first answer and starts nothing.
+    """
+    if not idempotency_key:
+        return _status(_manager(request).start(body))
+    answers = _start_answers(request)
+    fingerprint = hashlib.sha256(
+        json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
+    ).hexdigest()
+    # No await between the look-up and `remember`: concurrent retries on the event loop cannot
+    # both miss the key and start two runs.
+    first = answers.replay(idempotency_key, fingerprint)
+    if first is not None:
+        return first
+    answer = _status(_manager(request).start(body))
+    answers.remember(idempotency_key, fingerprint, answer)
+    return answer
 
 
 @router.get("", response_model=RunList)

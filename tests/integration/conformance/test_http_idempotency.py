@@ -1,0 +1,135 @@
+"""`POST` requests repeated with the same `Idempotency-Key`: the first answer comes back, one
+order is made at the venue (one backtest run is started), and the key reused with another body
+is refused with a 422 that names the key."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tests.integration.storage.events import story
+
+from atp.bus.subjects import BACKTEST_RESULTS, EXECUTIONS_ORDER_UPDATE
+from atp.core.enums import OrderStatus
+from atp.services import broker_adapters, meta_agent
+from atp.services.backtester import bootstrap as backtester
+from atp.services.embedded_nats import EmbeddedNats
+from atp.services.meta_agent import MetaAgentSettings
+from atp.services.settings import AtpSettings
+
+from .crash import connect, eventually
+
+ORDER = {"symbol": "AAPL", "side": "buy", "quantity": "3", "order_type": "market"}
+
+
+async def test_orders_with_one_idempotency_key_make_one_order_and_answer_alike(
+    fresh_nats_server: EmbeddedNats, database_url: str, tmp_path: Path
+) -> None:
+    settings = AtpSettings(
+        database_url=database_url, var_dir=tmp_path, broker_port=0, meta_agent_port=0
+    )
+    publisher = await connect(fresh_nats_server.url, "publisher")
+    risk_bus = await connect(fresh_nats_server.url, "meta-agent")
+    broker_bus = await connect(fresh_nats_server.url, "broker")
+    # The meta-agent answers `rpc.risk.check` for manual orders (no answer = refused).
+    risk = await meta_agent.bootstrap(
+        settings, bus=risk_bus, meta_settings=MetaAgentSettings(restore=False)
+    )
+    broker = await broker_adapters.bootstrap(settings, bus=broker_bus)
+    await risk.start()
+    await broker.start()
+    try:
+        bar = story("AAPL", 0).signal  # the price the paper venue fills market orders at
+        await publisher.publish(bar)
+
+        async def priced() -> bool:
+            return "AAPL" in broker.engine.last_prices
+
+        await eventually(priced, what="the broker saw AAPL's price")
+        transport = httpx.ASGITransport(app=broker.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://broker") as client:
+
+            async def post(key: str, body: dict[str, Any]) -> httpx.Response:
+                return await client.post("/orders", json=body, headers={"Idempotency-Key": key})
+
+            first = await post("retry-1", ORDER)
+            again = await post("retry-1", ORDER)
+            together = await asyncio.gather(*(post("together-1", ORDER) for _ in range(6)))
+            other_body = await post("retry-1", {**ORDER, "quantity": "4"})
+            orders = (await client.get("/orders")).json()
+        updates = [e.payload for e in await publisher.history(EXECUTIONS_ORDER_UPDATE)]
+    finally:
+        await broker.stop()
+        await risk.stop()
+        for bus in (broker_bus, risk_bus, publisher):
+            await bus.close()
+
+    assert first.status_code == 201, first.text
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert [r.status_code for r in together] == [201] * 6, [r.text for r in together]
+    assert all(r.json() == together[0].json() for r in together)
+    assert together[0].json()["client_order_id"] != first.json()["client_order_id"]
+    # One order per key at the venue: two orders, each accepted once.
+    assert len(orders) == 2
+    accepted = [u.client_order_id for u in updates if u.status is OrderStatus.ACCEPTED]
+    assert sorted(accepted) == sorted(
+        [first.json()["client_order_id"], together[0].json()["client_order_id"]]
+    )
+    assert other_body.status_code == 422
+    error = other_body.json()
+    assert error["code"] == "invalid_input" and "retry-1" in error["message"]
+
+
+SEED_BODY = {
+    "start_date": "2024-01-01T00:00:00",
+    "end_date": "2024-01-31T23:59:59",
+    "symbols": ["AAPL"],
+    "strategies": ["momentum"],
+    "initial_balance": 100000,
+}
+
+
+async def test_backtest_start_with_one_idempotency_key_starts_one_run(
+    fresh_nats_server: EmbeddedNats, tmp_path: Path
+) -> None:
+    bus = await connect(fresh_nats_server.url, "backtester")
+    service = await backtester(AtpSettings(var_dir=tmp_path, backtester_port=0), bus=bus)
+    await service.start()
+    try:
+        transport = httpx.ASGITransport(app=service.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://backtester") as client:
+
+            async def start(key: str, body: dict[str, Any]) -> httpx.Response:
+                headers = {"Idempotency-Key": key}
+                return await client.post("/backtest/start", json=body, headers=headers)
+
+            first = await start("run-1", SEED_BODY)
+            again = await start("run-1", SEED_BODY)
+            together = await asyncio.gather(*(start("run-2", SEED_BODY) for _ in range(5)))
+            other_body = await start("run-1", {**SEED_BODY, "initial_balance": 50000})
+            without_key = await client.post("/backtest/start", json=SEED_BODY)
+            for response in (first, together[0], without_key):
+                await service.manager.wait(response.json()["run_id"])
+            after_the_runs = await start("run-1", SEED_BODY)
+            runs = (await client.get("/backtest")).json()["runs"]
+        results = await bus.history(BACKTEST_RESULTS)
+    finally:
+        await service.stop()
+        await bus.close()
+
+    assert first.status_code == 202, first.text
+    assert (again.status_code, again.json()) == (202, first.json())
+    # The first answer, not the run's later state: a retry cannot tell the runs apart.
+    assert (after_the_runs.status_code, after_the_runs.json()) == (202, first.json())
+    assert [r.status_code for r in together] == [202] * 5
+    assert all(r.json() == together[0].json() for r in together)
+    run_ids = {first.json()["run_id"], together[0].json()["run_id"], without_key.json()["run_id"]}
+    assert len(run_ids) == 3
+    assert sorted(r["run_id"] for r in runs) == sorted(run_ids)
+    assert all(r["status"] == "finished" for r in runs)
+    assert sorted(e.payload.run_id for e in results) == sorted(run_ids)
+    assert other_body.status_code == 422
+    error = other_body.json()
+    assert error["code"] == "invalid_input" and "run-1" in error["message"]

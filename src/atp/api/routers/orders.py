@@ -3,14 +3,20 @@
 `POST /orders` takes the seed's body (`{"symbol": "AAPL", "side": "buy", "quantity": 100,
 "order_type": "market"}`) plus optional prices, time in force, client order id and adapter.
 With an `Idempotency-Key` header a retry gets the first successful answer back unchanged (a
-different body under the same key is refused). Errors use the one `{code, message, details}`
-body: bad input 422, risk refusal 409 naming the rule, unknown order 404.
+different body under the same key is refused). Requests carrying the same key are handled one
+at a time, so concurrent retries wait for the first answer instead of each asking the risk
+engine (whose velocity limit would refuse some of them though the order was made). Errors use
+the one `{code, message, details}` body: bad input 422, risk refusal 409 naming the rule,
+unknown order 404.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
+from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -200,6 +206,13 @@ async def create_order(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
     """Submits a manual order after the risk engine approves it."""
+    if not idempotency_key:
+        return await _submit(body, request, None)
+    async with _key_locks(request).hold(idempotency_key):
+        return await _submit(body, request, idempotency_key)
+
+
+async def _submit(body: OrderCreate, request: Request, idempotency_key: str | None) -> Any:
     engine = _engine(request)
     store: IdempotencyStore = request.app.state.idempotency
     fingerprint = hashlib.sha256(
@@ -236,6 +249,35 @@ async def create_order(
         )
     )
     return _replay(first, fingerprint)
+
+
+class KeyLocks:
+    """One lock per `Idempotency-Key` in use, dropped once no request holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._users: dict[str, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Holds `key`'s lock for the duration of the block."""
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key]
+                del self._locks[key]
+
+
+def _key_locks(request: Request) -> KeyLocks:
+    locks: KeyLocks | None = getattr(request.app.state, "idempotency_key_locks", None)
+    if locks is None:
+        locks = request.app.state.idempotency_key_locks = KeyLocks()
+    return locks
 
 
 def _replay(stored: StoredResponse, fingerprint: str) -> JSONResponse:

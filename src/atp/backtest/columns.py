@@ -99,10 +99,14 @@ class SymbolColumns:
         """The exact close of bar `index`."""
         return Decimal(self.texts.close(index))
 
-    def bar(self, index: int) -> MarketSignal:
-        """Bar `index` as the catalog would have built it (exact Decimals, same signal id)."""
-        moment = from_ns(int(self.timestamps[index]))
-        open_, high, low, close, volume = (Decimal(t) for t in self.texts.row(index))
+    def bar(self, index: int, moment: datetime | None = None) -> MarketSignal:
+        """Bar `index` as the catalog would have built it (exact Decimals, same signal id).
+
+        `moment` is the bar's time when the caller has it already (`from_ns` of its stamp).
+        """
+        if moment is None:
+            moment = from_ns(int(self.timestamps[index]))
+        open_, high, low, close, volume = map(Decimal, self.texts.row(index))
         return MarketSignal(
             signal_id=signal_id_for(self.symbol, self.timeframe, moment.isoformat()),
             symbol=self.symbol,

@@ -70,12 +70,8 @@ class FileTexts:
 
     def row(self, index: int) -> tuple[str, str, str, str, str]:
         """Open, high, low, close and volume of row `index`, as written."""
-        start = int(self._starts[index])
-        line = os.pread(
-            self._file.fileno(),  # type: ignore[attr-defined]
-            int(self._starts[index + 1]) - start,
-            start,
-        )
+        start, end = self._starts[index : index + 2].tolist()
+        line = os.pread(self._file.fileno(), end - start, start)  # type: ignore[attr-defined]
         cells = line.decode("utf-8").split(",")
         o, h, low, c, v = self._positions
         return (

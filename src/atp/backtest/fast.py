@@ -64,6 +64,11 @@ class ColumnStrategy(Strategy[None]):
         super().__init__(StrategyParams())
         self.name = inner.name  # type: ignore[misc]
         self._answers = answers
+        # Per symbol: where the last answer was found. The chain asks in time order, so the
+        # next answer is usually a step or two on: no binary search over all acting bars.
+        self._cursor: dict[Symbol, int] = {}
+        self._sell_reason = f"{self.name}: sell (signals hook)"
+        self._buy_reason = f"{self.name}: buy (signals hook)"
 
     def new_state(self) -> None:
         """No state: the answers are computed."""
@@ -73,15 +78,22 @@ class ColumnStrategy(Strategy[None]):
         """The hook's answer for `bar` (looked up by symbol and timestamp)."""
         acting = self._answers[bar.symbol]
         moment = _ns_of(bar)
-        index = int(np.searchsorted(acting.stamps, moment))
-        if index == len(acting.stamps) or int(acting.stamps[index]) != moment:
+        stamps = acting.stamps
+        count = len(stamps)
+        index = self._cursor.get(bar.symbol, 0)
+        if index > count or (index > 0 and int(stamps[index - 1]) >= moment):
+            index = int(np.searchsorted(stamps, moment))  # asked out of order: search
+        else:
+            while index < count and int(stamps[index]) < moment:
+                index += 1
+        self._cursor[bar.symbol] = index
+        if index == count or int(stamps[index]) != moment:
             return None  # a hold
         code = int(acting.codes[index])
         confidence = float(acting.confidences[index])
-        reason = f"{self.name}: {'sell' if code == SELL_CODE else 'buy'} (signals hook)"
         if code == SELL_CODE:
-            return StrategySignal.sell(confidence, reason)
-        return StrategySignal.buy(confidence, reason)
+            return StrategySignal.sell(confidence, self._sell_reason)
+        return StrategySignal.buy(confidence, self._buy_reason)
 
 
 def _ns_of(bar: MarketSignal) -> int:
@@ -175,13 +187,14 @@ class FastEngine:
                 raise Cancelled("run cancelled")
             self._catch_up(index, seen)
             bars = []
+            moment = from_ns(int(calendar.stamps[index]))
             for slot, columns in enumerate(data):
                 if calendar.present[slot][index]:
                     position = int(calendar.latest[slot][index])
-                    bars.append(columns.bar(position))
+                    bars.append(columns.bar(position, moment))
                     seen[slot] = position
             trading = index >= self._first_traded
-            batch = BarBatch(from_ns(int(calendar.stamps[index])), tuple(bars))
+            batch = BarBatch(moment, tuple(bars))
             if self._want[index] or coordinator.open_windows:
                 engine.step(batch, record, trading=trading, bar_index=index - self._first_traded)
             else:

@@ -71,4 +71,19 @@ class PortfolioSizer:
                 limit_price=None,
                 reason=f"{intent.reason}; but {held}",
             )
-        return replace(intent, quantity=quantity)
+        # Built directly (every field named): `dataclasses.replace` re-reads the fields per call.
+        return OrderIntent(
+            intent_id=intent.intent_id,
+            agent_id=intent.agent_id,
+            strategy=intent.strategy,
+            symbol=intent.symbol,
+            signal_id=intent.signal_id,
+            action=intent.action,
+            quantity=quantity,
+            confidence=intent.confidence,
+            reference_price=intent.reference_price,
+            order_type=intent.order_type,
+            limit_price=intent.limit_price,
+            reason=intent.reason,
+            decided_at=intent.decided_at,
+        )

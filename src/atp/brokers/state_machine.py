@@ -15,7 +15,7 @@ nothing. Fills are checked too: they may not overfill and must carry a positive 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -117,12 +117,17 @@ def transition(
             target,
             f"{order.status} -> {target} is not an allowed transition",
         )
-    return replace(
-        order,
+    return Order(
+        request=order.request,
+        order_id=order.order_id,
+        venue=order.venue,
         status=target,
         updated_at=at,
+        filled_quantity=order.filled_quantity,
+        average_fill_price=order.average_fill_price,
         sequence=order.sequence + 1,
         reason=reason if reason is not None else order.reason,
+        fills=order.fills,
     )
 
 
@@ -169,12 +174,16 @@ def apply_fill(order: Order, fill: Fill) -> Order | IllegalTransition | None:
     # From the fills themselves, not incrementally, so rounding never accumulates.
     fills = (*order.fills, fill)
     average = sum((f.quantity * f.price for f in fills), Decimal(0)) / filled
-    return replace(
-        order,
+    # Built directly (every field named): `dataclasses.replace` re-reads the fields per call.
+    return Order(
+        request=order.request,
+        order_id=order.order_id,
+        venue=order.venue,
         status=target,
+        updated_at=fill.filled_at,
         filled_quantity=filled,
         average_fill_price=average,
-        updated_at=fill.filled_at,
         sequence=order.sequence + 1,
+        reason=order.reason,
         fills=fills,
     )

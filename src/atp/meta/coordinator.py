@@ -119,6 +119,7 @@ class MetaCoordinator:
         self.roster = AgentRoster(config)
         self.scorer = AgentScorer(config.scoring)
         self.counters = WindowCounters()
+        self._lot_texts: dict[Decimal, str] = {}
         self._book = WindowBook(
             timeout_seconds=config.window.timeout_seconds,
             remember_closed=config.window.remember_closed,
@@ -325,7 +326,7 @@ class MetaCoordinator:
                 "threshold": window.voting.threshold,
                 "quorum": window.voting.quorum,
                 "adaptive_weights": window.voting.adaptive_weights,
-                "lot_size": format(normalize(lot), "f"),
+                "lot_size": self._lot_text(lot),
                 "window_timeout_seconds": self._config.window.timeout_seconds,
                 "closed_by": closed_by,
             },
@@ -340,7 +341,15 @@ class MetaCoordinator:
             client_order_id=client_order_id,
             decided_at=closed_at,
         )
-        counts = [sum(1 for b in ballots if b.action is a) for a in Action]
+        # One pass: the ballots per action (in `Action` order) and the abstentions.
+        per_action = dict.fromkeys(Action, 0)
+        abstentions = 0
+        for ballot in ballots:
+            if ballot.action is None:
+                abstentions += 1
+            else:
+                per_action[ballot.action] += 1
+        counts = per_action.values()
         voters = sum(counts)
         return DecisionResult(
             decision=decision,
@@ -348,10 +357,18 @@ class MetaCoordinator:
             cause=window.cause,
             closed_by=closed_by,
             latency_seconds=max((closed_at - window.opened_at).total_seconds(), 0.0),
-            abstentions=sum(1 for b in ballots if b.action is None),
+            abstentions=abstentions,
             agreement=max(counts) / voters if voters else 0.0,
             swung_by=swung,
         )
+
+    def _lot_text(self, lot: Decimal) -> str:
+        # A symbol's lot is a constant: its text is formatted once (a lot equal in value
+        # formats the same, so the value is the key).
+        text = self._lot_texts.get(lot)
+        if text is None:
+            text = self._lot_texts[lot] = format(normalize(lot), "f")
+        return text
 
     def _check(self, proposal: OrderProposal) -> RiskVerdict:
         try:

@@ -22,19 +22,30 @@ _MEAN_OF = {
 }
 
 
+_LISTED = (Action.BUY, Action.SELL, Action.HOLD)
+
+
 def _names(ballots: Sequence[Ballot], action: Action | None) -> list[str]:
     return sorted(b.agent_id for b in ballots if b.action is action)
 
 
 def _listing(ballots: Sequence[Ballot]) -> str:
-    parts = []
-    for action in (Action.BUY, Action.SELL, Action.HOLD):
-        names = _names(ballots, action)
-        if names:
-            parts.append(f"{action.value}: {', '.join(names)}")
-    abstained = _names(ballots, None)
-    parts.append(f"abstained: {', '.join(abstained) if abstained else 'none'}")
+    # One pass over the ballots (this runs for every decision), then one sort per group.
+    groups: dict[Action | None, list[str]] = {}
+    for ballot in ballots:
+        groups.setdefault(ballot.action, []).append(ballot.agent_id)
+    parts = [
+        f"{action.value}: {', '.join(sorted(groups[action]))}"
+        for action in _LISTED
+        if action in groups
+    ]
+    abstained = groups.get(None)
+    parts.append(f"abstained: {', '.join(sorted(abstained)) if abstained else 'none'}")
     return "; ".join(parts)
+
+
+def _agent_of(ballot: Ballot) -> str:
+    return ballot.agent_id
 
 
 def _number(value: float) -> str:
@@ -47,10 +58,11 @@ def _percent(part: float, whole: float) -> str:
 
 def _quantity_sentence(outcome: VoteOutcome, ballots: Sequence[Ballot], lot: Decimal) -> str:
     assert outcome.side is not None
+    winners = outcome.winners
     quantities = ", ".join(
         f"{b.agent_id} {normalize(b.quantity)}"
-        for b in sorted(ballots, key=lambda b: b.agent_id)
-        if b.agent_id in outcome.winners
+        for b in sorted(ballots, key=_agent_of)
+        if b.agent_id in winners
     )
     return (
         f"Quantity: {_MEAN_OF.get(outcome.strategy, 'mean')} of the {outcome.side.value} "

@@ -111,7 +111,7 @@ class AgentScorer:
         side = intent.action.as_side()
         if side is None:
             return
-        book = self._symbols.setdefault(intent.symbol, _SymbolBook())
+        book = self._book(intent.symbol)
         book.pending.append(
             _Pending(
                 agent_id=intent.agent_id,
@@ -138,7 +138,7 @@ class AgentScorer:
         self._seen[signal_id] = None
         if len(self._seen) > self._remember:
             self._seen.popitem(last=False)
-        book = self._symbols.setdefault(symbol, _SymbolBook())
+        book = self._book(symbol)
         book.last_close = close
         changed: list[AgentId] = []
         waiting: list[_Pending] = []
@@ -152,7 +152,14 @@ class AgentScorer:
             self._judge(pending, close)
             changed.append(pending.agent_id)
         book.pending = waiting
-        return sorted(set(changed))
+        return sorted(set(changed)) if changed else changed
+
+    def _book(self, symbol: Symbol) -> _SymbolBook:
+        # Not `setdefault(symbol, _SymbolBook())`: that builds a book on every bar.
+        book = self._symbols.get(symbol)
+        if book is None:
+            book = self._symbols[symbol] = _SymbolBook()
+        return book
 
     def _judge(self, pending: _Pending, close: Decimal) -> None:
         move = close - pending.reference_price

@@ -9,7 +9,7 @@ travel in its `RiskVerdict`. Denials are answers, never exceptions.
 from __future__ import annotations
 
 from collections import Counter, deque
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -394,7 +394,9 @@ class RiskEngine:
         return moment.astimezone(self._zone).date()
 
     def _boundary_after(self, day: date) -> datetime:
-        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=self._zone)
+        # The same instant in UTC: the clock's times are UTC, and comparing two datetimes of
+        # one tzinfo skips the zone's offset lookups (this runs on every event).
+        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=self._zone).astimezone(UTC)
 
     def _roll_day_if_due(self, now: datetime) -> None:
         if self._market_days or now < self._next_boundary:

@@ -39,17 +39,16 @@ class PendingOrders:
 
     def add(self, proposal: OrderProposal, *, expires_at: datetime) -> None:
         """Records an approved proposal (once per proposal id)."""
-        keys = tuple(
-            key
-            for key in (
-                f"p:{proposal.proposal_id}",
-                f"c:{proposal.client_order_id}" if proposal.client_order_id else None,
-                f"d:{proposal.decision_id}" if proposal.decision_id else None,
-            )
-            if key is not None
-        )
-        if any(key in self._by_key for key in keys):
-            return
+        listed = [f"p:{proposal.proposal_id}"]
+        if proposal.client_order_id:
+            listed.append(f"c:{proposal.client_order_id}")
+        if proposal.decision_id:
+            listed.append(f"d:{proposal.decision_id}")
+        keys = tuple(listed)
+        by_key = self._by_key
+        for key in keys:
+            if key in by_key:
+                return
         entry = _Pending(keys, proposal.symbol, proposal.side, proposal.quantity, expires_at)
         for key in keys:
             self._by_key[key] = entry

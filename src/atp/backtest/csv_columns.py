@@ -30,6 +30,7 @@ _PRICES = ("open", "high", "low", "close", "volume")
 _ROW = np.dtype([("stamp", "S20"), *((name, np.float64) for name in _PRICES)])
 _CHUNK_ROWS = 50_000  # lines per loadtxt call: a few MB at a time
 _NEWLINE, _RETURN = 10, 13
+_READ_AHEAD = 4  # rows read per `pread` when a row is not in the last block read
 
 
 class NotPlain(Exception):
@@ -39,7 +40,7 @@ class NotPlain(Exception):
 class FileTexts:
     """The exact price texts of each row, read back from the file on demand."""
 
-    __slots__ = ("__weakref__", "_file", "_positions", "_starts", "short_numbers")
+    __slots__ = ("__weakref__", "_block", "_file", "_positions", "_starts", "short_numbers")
 
     def __init__(
         self,
@@ -53,6 +54,9 @@ class FileTexts:
         self._positions = positions
         # No number in the file has more than 15 digits (see `row_starts`).
         self.short_numbers = short_numbers
+        # The rows of the last read: (first row, row bounds in the bytes, bytes). One tuple,
+        # replaced whole, so a reader never sees half of an update.
+        self._block: tuple[int, list[int], bytes] = (0, [0], b"")
 
     @classmethod
     def open(
@@ -70,9 +74,20 @@ class FileTexts:
 
     def row(self, index: int) -> tuple[str, str, str, str, str]:
         """Open, high, low, close and volume of row `index`, as written."""
-        start, end = self._starts[index : index + 2].tolist()
-        line = os.pread(self._file.fileno(), end - start, start)  # type: ignore[attr-defined]
-        cells = line.decode("utf-8").split(",")
+        first, bounds, block = self._block
+        at = index - first
+        if not 0 <= at < len(bounds) - 1:
+            # The chain sees a few bars in a row (the catch-up mark, the decision bar, the fill
+            # bar): one system call reads them all.
+            starts = self._starts
+            last = min(index + _READ_AHEAD, len(starts) - 1)
+            offsets = starts[index : last + 1].tolist()
+            start = offsets[0]
+            block = os.pread(self._file.fileno(), offsets[-1] - start, start)  # type: ignore[attr-defined]
+            bounds = [offset - start for offset in offsets]
+            self._block = (index, bounds, block)
+            at = 0
+        cells = block[bounds[at] : bounds[at + 1]].decode("utf-8").split(",")
         o, h, low, c, v = self._positions
         return (
             cells[o].strip(),

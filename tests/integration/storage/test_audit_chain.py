@@ -214,7 +214,10 @@ async def test_a_row_added_past_the_head_is_caught(database: Database) -> None:
         "correlation_id, causation_id, symbol, agent_id, order_ref, decision_id, content, "
         "prev_hash, hash) SELECT sequence + 1, recorded_at, event_time, kind, source, "
         "'forged-event', correlation_id, causation_id, symbol, agent_id, order_ref, "
-        "decision_id, content, hash, 'f' || substr(hash, 2) FROM audit_entries "
+        # A forged hash that differs from the copied one in its first character, whatever it is.
+        "decision_id, content, hash, "
+        "CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END || substr(hash, 2) "
+        "FROM audit_entries "
         f"WHERE sequence = {len(events)}",
     )
     report = await verify_chain(database)

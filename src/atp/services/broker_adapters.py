@@ -40,9 +40,13 @@ from atp.brokers.paper.config import PaperVenueConfig
 from atp.brokers.paper.venue import PaperVenue
 from atp.brokers.ports import IdempotencyStore, OrderStore
 from atp.brokers.reconcile import Reconcilable, Reconciler
-from atp.brokers.replay import replay_order_updates
 from atp.bus.codec import to_wire
-from atp.bus.subjects import CONTROL_ACTIONS, DECISIONS_META, SIGNALS_NORMALIZED
+from atp.bus.subjects import (
+    CONTROL_ACTIONS,
+    DECISIONS_META,
+    EXECUTIONS_ORDER_UPDATE,
+    SIGNALS_NORMALIZED,
+)
 from atp.core.clock import Clock, SystemClock
 from atp.core.errors import ConfigurationError
 from atp.core.events import MarketSignal, OrderUpdate
@@ -230,8 +234,8 @@ async def bootstrap(
         config: the service's configuration; defaults to a 100k paper account.
         store, idempotency: persistence; in memory by default (the venue is rebuilt from
             JetStream on start either way).
-        history: where the order updates of earlier runs come from; JetStream by default when
-            this function connects the bus, nothing otherwise.
+        history: where the order updates of earlier runs come from; by default everything
+            the bus stores on executions.order_update (JetStream, or the in-memory log).
         extra_adapters: more adapters by name (Alpaca, IB), next to "paper".
     """
     config = config or BrokerServiceConfig()
@@ -244,19 +248,14 @@ async def bootstrap(
         bus = await NatsBus.connect(
             settings.effective_nats_url, client_name=NAME, metrics=BusMetrics(registry)
         )
-        if history is None:
-            url = settings.effective_nats_url
-
-            async def from_jetstream() -> list[OrderUpdate]:
-                return await replay_order_updates(url)
-
-            history = from_jetstream
     if history is None:
+        history_bus = bus
 
-        async def nothing() -> list[OrderUpdate]:
-            return []
+        async def from_bus() -> list[OrderUpdate]:
+            stored = await history_bus.history(EXECUTIONS_ORDER_UPDATE)
+            return [envelope.payload for envelope in stored]
 
-        history = nothing
+        history = from_bus
     database = None
     if settings.database_url and (store is None or idempotency is None):
         from atp.storage.database import Database

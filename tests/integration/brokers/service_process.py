@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from atp.brokers.replay import replay_order_updates
 from atp.bus.nats import NatsBus
-from atp.core.events import OrderUpdate
 from atp.services.broker_adapters import bootstrap
 from atp.services.runtime import configure_logging, serve
 from atp.services.settings import AtpSettings
@@ -25,11 +23,7 @@ async def main() -> None:
     bus = await NatsBus.connect(
         url, client_name="broker-adapters", metrics=BusMetrics(new_registry()), ack_wait=1.0
     )
-
-    async def history() -> list[OrderUpdate]:
-        return await replay_order_updates(url)
-
-    service = await bootstrap(settings, bus=bus, history=history)
+    service = await bootstrap(settings, bus=bus)
     try:
         await serve(service, settings)
     finally:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any
 
@@ -25,8 +25,9 @@ from atp.brokers.alpaca import mapping
 from atp.brokers.alpaca.client import AlpacaRest, DuplicateClientOrderId, Raw
 from atp.brokers.alpaca.config import AlpacaConfig
 from atp.brokers.alpaca.stream import AlpacaTradeStream, message_data
-from atp.brokers.base import AdapterState, AdapterStatus, UpdateListener
+from atp.brokers.base import AdapterState, AdapterStatus
 from atp.brokers.models import AccountSnapshot, BrokerPosition, Order, OrderChange, OrderRequest
+from atp.brokers.remote import AdapterRefusing, RemoteAdapterHooks
 from atp.brokers.sync import VenueOrder, sync_order
 from atp.brokers.tracker import OrderTracker
 from atp.core.clock import Clock
@@ -36,17 +37,6 @@ from atp.core.events import OrderUpdate
 from atp.core.ids import ClientOrderId, OrderId, derive_id
 
 log = logging.getLogger(__name__)
-Hook = Callable[[str], Awaitable[None]]
-
-
-class AdapterRefusing(Conflict):
-    """The adapter may not trade now (not reconciled, stream down); the reason says why."""
-
-    code = "adapter_refusing"
-
-
-async def _discard(_update: OrderUpdate) -> None:
-    return None
 
 
 def provisional_order_id(client_order_id: ClientOrderId) -> OrderId:
@@ -54,7 +44,7 @@ def provisional_order_id(client_order_id: ClientOrderId) -> OrderId:
     return OrderId(derive_id("alpaca-pending", client_order_id))
 
 
-class AlpacaAdapter:
+class AlpacaAdapter(RemoteAdapterHooks):
     """A `BrokerAdapter` on Alpaca's Trading API v2 (paper or live)."""
 
     dry_run = False
@@ -66,8 +56,6 @@ class AlpacaAdapter:
         self._clock = clock
         self.rest = AlpacaRest(config)
         self.tracker = OrderTracker(config.venue)
-        self._listener: UpdateListener = _discard
-        self._on_reconnect: Hook | None = None
         self._lock = asyncio.Lock()
         self._state = AdapterState.DISCONNECTED
         self._reason: str | None = "not connected"
@@ -90,18 +78,6 @@ class AlpacaAdapter:
             state, reason = AdapterState.REFUSING, "trade_updates stream is not connected"
         self._state, self._reason = state, reason
         log.info("%s is %s%s", self.name, state, f": {reason}" if reason else "")
-
-    def set_listener(self, listener: UpdateListener) -> None:
-        """Names the coroutine that receives every update."""
-        self._listener = listener
-
-    def set_reconnect_listener(self, hook: Hook) -> None:
-        """Names the coroutine called (with the trigger) when the stream comes back."""
-        self._on_reconnect = hook
-
-    def restore(self, orders: Iterable[Order]) -> None:
-        """Puts back the orders of earlier runs, so the stream and lookups settle them."""
-        self.tracker.restore(orders)
 
     # -- lifecycle -------------------------------------------------------------------
 

@@ -24,18 +24,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from ib_async import IB, Fill, Trade
 
-from atp.brokers.base import AdapterState, AdapterStatus, UpdateListener
+from atp.brokers.base import AdapterState, AdapterStatus
 from atp.brokers.ib import mapping
 from atp.brokers.ib.config import IbConfig
 from atp.brokers.ib.errors import ErrorKind, classify
 from atp.brokers.ib.session import IbSession
 from atp.brokers.ib.settle import IbBook
 from atp.brokers.models import AccountSnapshot, BrokerPosition, Order, OrderChange, OrderRequest
+from atp.brokers.remote import AdapterRefusing, RemoteAdapterHooks
 from atp.brokers.sync import Execution, VenueOrder
 from atp.core.clock import Clock
 from atp.core.enums import OrderStatus
@@ -44,21 +45,10 @@ from atp.core.events import OrderUpdate
 from atp.core.ids import ClientOrderId
 
 log = logging.getLogger(__name__)
-Hook = Callable[[str], Awaitable[None]]
 Job = Callable[[], Awaitable[None]]
 
 
-class AdapterRefusing(Conflict):
-    """The adapter may not trade now (not reconciled, TWS unreachable); the reason says why."""
-
-    code = "adapter_refusing"
-
-
-async def _discard(_update: OrderUpdate) -> None:
-    return None
-
-
-class IbAdapter:
+class IbAdapter(RemoteAdapterHooks):
     """A `BrokerAdapter` on TWS / IB Gateway (paper or live, as the TWS it talks to)."""
 
     dry_run = False
@@ -74,8 +64,6 @@ class IbAdapter:
         self.book = IbBook(config.venue)
         self.tracker = self.book.tracker
         self.unknown_events = self.book.unknown_events
-        self._listener: UpdateListener = _discard
-        self._on_reconnect: Hook | None = None
         self._lock = asyncio.Lock()
         self._inbox: asyncio.Queue[Job] = asyncio.Queue()
         self._pump: asyncio.Task[None] | None = None
@@ -104,18 +92,6 @@ class IbAdapter:
             state, reason = AdapterState.REFUSING, "TWS has lost its connection to IB (1100)"
         self._state, self._reason = state, reason
         log.info("%s is %s%s", self.name, state, f": {reason}" if reason else "")
-
-    def set_listener(self, listener: UpdateListener) -> None:
-        """Names the coroutine that receives every update."""
-        self._listener = listener
-
-    def set_reconnect_listener(self, hook: Hook) -> None:
-        """Names the coroutine called (with the trigger) when TWS is back."""
-        self._on_reconnect = hook
-
-    def restore(self, orders: Iterable[Order]) -> None:
-        """Puts back the orders of earlier runs, so events and lookups settle them."""
-        self.tracker.restore(orders)
 
     # -- lifecycle -------------------------------------------------------------------
 

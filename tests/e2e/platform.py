@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.support import free_port
 
 SERVICE_PORTS = (
     "ATP_MARKET_DATA_PORT",
@@ -23,14 +24,6 @@ SERVICE_PORTS = (
     "ATP_BROKER_PORT",
     "ATP_AUDIT_PORT",
 )
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now, on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def port_is_open(port: int) -> bool:

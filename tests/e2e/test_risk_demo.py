@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.support import free_port
 
 from atp.bus.nats import NatsBus
 from atp.bus.subjects import RISK_VIOLATIONS
@@ -38,8 +39,6 @@ from atp.core.events import Envelope
 from atp.services.embedded_nats import EmbeddedNats
 from atp.services.settings import AtpSettings
 from atp.telemetry.metrics import BusMetrics, new_registry
-
-from .platform import free_port
 
 pytestmark = pytest.mark.e2e
 

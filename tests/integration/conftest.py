@@ -8,24 +8,16 @@ Use unique ids (and `unique_durable`) and look only for your own events, or subs
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.support import free_port
 
 from atp.bus.nats import NatsBus
 from atp.services.embedded_nats import EmbeddedNats
 from atp.telemetry.metrics import BusMetrics, new_registry
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.support import free_port
 
 from atp.bus.nats import NatsBus
 from atp.bus.subjects import EXECUTIONS_ORDER_UPDATE
@@ -24,14 +24,6 @@ from atp.services.embedded_nats import EmbeddedNats
 from atp.telemetry.metrics import BusMetrics, new_registry
 
 from .orders_data import decision, signal_for
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
 
 SCRIPT = Path(__file__).with_name("service_process.py")
 ORDERS = 40

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
+
+from tests.support import free_port
 
 from atp.bus.nats import NatsBus
 from atp.services.embedded_nats import EmbeddedNats, probe_nats
 from atp.telemetry.metrics import BusMetrics, new_registry
 
 from .events import SUBJECT, Collector, signal, unique_symbol
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def test_async_context_serves_jetstream_and_stops_the_server_on_exit(

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import free_port
+from tests.support import free_port
 
 from atp.bus import codec
 from atp.bus.nats import NatsBus

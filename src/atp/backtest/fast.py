@@ -167,6 +167,8 @@ class FastEngine:
         want[: self._first_traded] = False
         self._want = want
         self._wanted = np.flatnonzero(want)
+        # Per symbol its slot in `data` (the equity segments hold quantities by slot).
+        self._slot_of = {columns.symbol: slot for slot, columns in enumerate(data)}
 
     def run(
         self, *, progress: Progress | None = None, cancelled: Callable[[], bool] | None = None
@@ -179,6 +181,12 @@ class FastEngine:
         seen = [-1] * len(data)  # per symbol: the last bar index the chain's nodes saw
         segments: list[Segment] = []
         wanted = self._wanted.tolist()
+        want = self._want
+        first_traded = self._first_traded
+        report_every = max(1, total // 100)
+        # One symbol (the common case): its own bars are the calendar, present at every index.
+        single = len(data) == 1
+        slots = list(enumerate(data))
         pointer = 0
         index = wanted[0] if wanted else total
         reported = 0
@@ -186,32 +194,29 @@ class FastEngine:
             if cancelled is not None and cancelled():
                 raise Cancelled("run cancelled")
             self._catch_up(index, seen)
-            bars = []
             moment = from_ns(int(calendar.stamps[index]))
-            for slot, columns in enumerate(data):
-                if calendar.present[slot][index]:
-                    position = int(calendar.latest[slot][index])
-                    bars.append(columns.bar(position, moment))
-                    seen[slot] = position
-            trading = index >= self._first_traded
+            if single:
+                bars = [data[0].bar(index, moment)]
+                seen[0] = index
+            else:
+                bars = []
+                for slot, columns in slots:
+                    if calendar.present[slot][index]:
+                        position = int(calendar.latest[slot][index])
+                        bars.append(columns.bar(position, moment))
+                        seen[slot] = position
+            trading = index >= first_traded
             batch = BarBatch(moment, tuple(bars))
-            if self._want[index] or coordinator.open_windows:
-                engine.step(batch, record, trading=trading, bar_index=index - self._first_traded)
+            if want[index] or coordinator.open_windows:
+                engine.step(batch, record, trading=trading, bar_index=index - first_traded)
             else:
                 # An order to fill and no agent trading: every window here would hold.
-                engine.fill(batch, record, bar_index=index - self._first_traded)
+                engine.fill(batch, record, bar_index=index - first_traded)
                 for bar in bars:
                     self._pipeline.on_skipped(bar)
             if trading:
-                segment = self._segment(index)
-                # Unchanged account (a decision bar: the fill comes a bar later): the previous
-                # segment already covers this bar.
-                if not segments or (segment.cash, segment.held) != (
-                    segments[-1].cash,
-                    segments[-1].held,
-                ):
-                    segments.append(segment)
-            if progress is not None and index - reported >= max(1, total // 100):
+                self._keep_segment(index, segments)
+            if progress is not None and index - reported >= report_every:
                 reported = index
                 progress(index, total)
             if engine.busy:
@@ -242,20 +247,32 @@ class FastEngine:
             position = int(calendar.latest[slot][index - 1])
             if position < 0 or position == seen[slot]:
                 continue
+            moment = from_ns(int(calendar.stamps[index - 1]))
             if not moved:
-                self._clock.advance_to(from_ns(int(calendar.stamps[index - 1])))
+                self._clock.advance_to(moment)
                 moved = True
-            bar = columns.bar(position)
+            # The bar's own time: the calendar's when the symbol has a bar there.
+            bar = columns.bar(position, moment if calendar.present[slot][index - 1] else None)
             engine.mark(bar)
             self._pipeline.on_skipped(bar)
             seen[slot] = position
 
-    def _segment(self, index: int) -> Segment:
+    def _keep_segment(self, index: int, segments: list[Segment]) -> None:
+        """Appends the account from bar `index` on, unless the last segment already holds it.
+
+        An unchanged account (a decision bar: the fill comes a bar later) is covered by the
+        previous segment.
+        """
         ledger = self._engine.ledger
+        slot_of = self._slot_of
         held = tuple(
-            (slot, position.quantity)
+            (slot_of[symbol], position.quantity)
             for symbol, position in ledger._positions.items()
-            for slot, columns in enumerate(self._data)
-            if columns.symbol == symbol
+            if symbol in slot_of
         )
-        return Segment(index - self._first_traded, ledger.cash, held)
+        cash = ledger.cash
+        if segments:
+            last = segments[-1]
+            if last.cash == cash and last.held == held:
+                return
+        segments.append(Segment(index - self._first_traded, cash, held))

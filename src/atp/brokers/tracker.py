@@ -121,7 +121,8 @@ class OrderTracker:
         return outcome.to_update(order.status, fill)
 
     def _index(self, order: Order) -> None:
-        if order.is_open:
+        # `order.is_open`, read without the property: this runs on every change of an order.
+        if not order.status.is_terminal:
             self._open.setdefault(order.client_order_id, None)
         else:
             self._open.pop(order.client_order_id, None)

@@ -20,6 +20,9 @@ from atp.core.errors import InvalidInput
 from atp.core.ids import Symbol
 from atp.core.money import ZERO
 
+_ONE = Decimal(1)
+_MINUS_ONE = Decimal(-1)
+
 
 @dataclass(slots=True)
 class Position:
@@ -95,40 +98,53 @@ class Ledger:
         commission: Decimal = ZERO,
     ) -> bool:
         """Books a fill; returns False (and changes nothing) if it was booked before."""
-        if quantity <= 0:
+        # Compared with the Decimal ZERO, not the int 0: no int conversion per comparison.
+        if quantity <= ZERO:
             raise InvalidInput(f"fill {fill_id}: quantity must be positive, found {quantity}")
-        if price <= 0:
+        if price <= ZERO:
             raise InvalidInput(f"fill {fill_id}: price must be positive, found {price}")
-        if commission < 0:
+        if commission < ZERO:
             raise InvalidInput(f"fill {fill_id}: commission must not be negative")
-        if fill_id in self._booked_fills:
+        booked = self._booked_fills
+        if fill_id in booked:
             return False
-        self._booked_fills.add(fill_id)
-        position = self.position(symbol)
-        signed = quantity * side.sign
+        booked.add(fill_id)
+        position = self._positions.get(symbol)
+        if position is None:
+            position = self._positions[symbol] = Position(symbol)
+        # `quantity * side.sign` without the int multiply: unary + and - round to the context
+        # exactly as that product does, so the value is the same to the last digit.
+        signed = +quantity if side is Side.BUY else -quantity
         old = position.quantity
-        if old == 0 or (old > 0) == (signed > 0):
+        long_before = old > ZERO
+        if old == ZERO or long_before == (signed > ZERO):
             new_quantity = old + signed
             position.average_cost = (old * position.average_cost + signed * price) / new_quantity
             position.quantity = new_quantity
         else:
             closed = min(abs(old), quantity)
-            direction = Decimal(1) if old > 0 else Decimal(-1)
+            direction = _ONE if long_before else _MINUS_ONE
             position.realized_pnl += (price - position.average_cost) * closed * direction
-            position.quantity = old + signed
-            if position.quantity == 0:
+            new_quantity = old + signed
+            position.quantity = new_quantity
+            if new_quantity == ZERO:
                 position.average_cost = ZERO
-            elif (position.quantity > 0) != (old > 0):
+            elif (new_quantity > ZERO) != long_before:
                 position.average_cost = price
         position.realized_pnl -= commission
-        position.last_price = price if position.last_price is None else position.last_price
+        if position.last_price is None:
+            position.last_price = price
         self.cash -= signed * price + commission
         self.commissions += commission
         return True
 
     def mark(self, symbol: Symbol, price: Decimal) -> None:
         """Marks `symbol` to market at `price`."""
-        self.position(symbol).last_price = price
+        # Several books mark every bar: the lookup is inlined rather than a `position` call.
+        found = self._positions.get(symbol)
+        if found is None:
+            found = self._positions[symbol] = Position(symbol)
+        found.last_price = price
 
     def last_price(self, symbol: Symbol) -> Decimal | None:
         """The last mark of `symbol`, if any."""

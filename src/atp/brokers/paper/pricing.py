@@ -10,8 +10,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from atp.core.enums import OrderType, Side
+
+_BASIS_POINTS = Decimal(10_000)
+
+
+class Bar(Protocol):
+    """What the rules read of a bar: a `PriceRange`, or a `MarketSignal` taken as it is."""
+
+    @property
+    def open(self) -> Decimal:
+        """Where trading resumed."""
+        ...
+
+    @property
+    def high(self) -> Decimal:
+        """The highest price traded."""
+        ...
+
+    @property
+    def low(self) -> Decimal:
+        """The lowest price traded."""
+        ...
+
+    @property
+    def close(self) -> Decimal:
+        """The last price traded."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +56,7 @@ class PriceRange:
         return cls(price, price, price, price)
 
 
-def stop_trigger(side: Side, stop: Decimal, bar: PriceRange) -> Decimal | None:
+def stop_trigger(side: Side, stop: Decimal, bar: Bar) -> Decimal | None:
     """The price a stop triggers at during `bar`, or None if it does not trigger."""
     if side is Side.BUY:
         if bar.open >= stop:
@@ -40,7 +67,7 @@ def stop_trigger(side: Side, stop: Decimal, bar: PriceRange) -> Decimal | None:
     return stop if bar.low <= stop else None
 
 
-def limit_fill(side: Side, limit: Decimal, start: Decimal, bar: PriceRange) -> Decimal | None:
+def limit_fill(side: Side, limit: Decimal, start: Decimal, bar: Bar) -> Decimal | None:
     """The price a limit fills at when trading starts at `start` within `bar`, or None."""
     if side is Side.BUY:
         if start <= limit:
@@ -59,7 +86,7 @@ def base_fill_price(
     stop_price: Decimal | None,
     triggered: bool,
     market_price: Decimal,
-    bar: PriceRange,
+    bar: Bar,
 ) -> tuple[Decimal | None, bool]:
     """The price an order fills at before slippage (None: no fill), and whether it triggered.
 
@@ -82,7 +109,7 @@ def base_fill_price(
 
 def with_slippage(price: Decimal, side: Side, bps: Decimal, limit: Decimal | None) -> Decimal:
     """`price` moved `bps` against the trader, never past the order's limit."""
-    moved = price * (1 + side.sign * bps / Decimal(10_000))
+    moved = price * (1 + side.sign * bps / _BASIS_POINTS)
     if limit is not None:
         moved = min(moved, limit) if side is Side.BUY else max(moved, limit)
     return moved

@@ -29,7 +29,7 @@ from atp.brokers.models import (
     order_from_update,
 )
 from atp.brokers.paper.config import PaperVenueConfig
-from atp.brokers.paper.pricing import PriceRange, base_fill_price, with_slippage
+from atp.brokers.paper.pricing import Bar, PriceRange, base_fill_price, with_slippage
 from atp.brokers.tracker import OrderTracker
 from atp.core.clock import Clock
 from atp.core.enums import OrderStatus, OrderType, Side, TimeInForce
@@ -94,22 +94,23 @@ class PaperVenue:
 
         A bar not newer than the last one of its symbol (a replay) changes nothing.
         """
-        previous = self._bars.get(signal.symbol)
+        symbol = signal.symbol
+        previous = self._bars.get(symbol)
         if previous is not None and signal.timestamp <= previous.timestamp:
             return []
-        self._bars[signal.symbol] = signal
-        self._consumed[signal.symbol] = ZERO
-        self.ledger.mark(signal.symbol, signal.close)
+        self._bars[symbol] = signal
+        self._consumed[symbol] = ZERO
+        self.ledger.mark(symbol, signal.close)
         open_orders = self.tracker.open_orders()
         if not open_orders:
-            # The common case on a bar (nothing working): no range, no list to build.
+            # The common case on a bar (nothing working): no list to build.
             return []
-        bar = PriceRange(signal.open, signal.high, signal.low, signal.close)
         market = signal.open if self.config.fill_on == "next_open" else signal.close
         updates: list[OrderUpdate] = []
         for order in open_orders:
-            if order.request.symbol == signal.symbol and order.client_order_id in self._working:
-                updates += self._work(order, bar, market, signal)
+            if order.request.symbol == symbol and order.client_order_id in self._working:
+                # The bar is its own price range: no `PriceRange` copy of it per order.
+                updates += self._work(order, signal, market, signal)
         return updates
 
     # -- orders --------------------------------------------------------------------------
@@ -118,11 +119,11 @@ class PaperVenue:
         """Takes an order; a client order id seen before changes nothing (exactly once)."""
         if self.tracker.get(request.client_order_id) is not None:
             return []
-        now = self._clock.now()
         order_id = OrderId(derive_id("paper-order", self.venue, request.client_order_id))
-        created = self.tracker.create(request, order_id=order_id, at=now)
+        created = self.tracker.create(request, order_id=order_id, at=self._clock.now())
         updates = [created] if created is not None else []
-        return updates + self._admit(request)
+        self._admit(request, updates)
+        return updates
 
     def resume(self) -> list[OrderUpdate]:
         """Carries on with orders a restart caught half-way: admits NEW ones, works the rest.
@@ -134,29 +135,33 @@ class PaperVenue:
         updates: list[OrderUpdate] = []
         for order in self.tracker.open_orders():
             if order.status is OrderStatus.NEW:
-                updates += self._admit(order.request)
+                self._admit(order.request, updates)
             elif self.config.fill_on == "last_price":
                 bar = self._bars.get(order.request.symbol) or self._mark_bar(order.request.symbol)
                 if bar is not None and order.client_order_id in self._working:
                     updates += self._work(order, PriceRange.at(bar.close), bar.close, bar)
         return updates
 
-    def _admit(self, request: OrderRequest) -> list[OrderUpdate]:
-        now = self._clock.now()
-        updates: list[OrderUpdate] = []
+    def _admit(self, request: OrderRequest, updates: list[OrderUpdate]) -> None:
+        """Accepts or rejects a NEW order (and fills it at once in `last_price` mode).
+
+        Appends its updates to `updates`, the caller's list (no list per call to join).
+        """
         refusal = self._refusal(request)
         status = OrderStatus.REJECTED if refusal is not None else OrderStatus.ACCEPTED
-        moved = self.tracker.move(request.client_order_id, status, at=now, reason=refusal)
+        moved = self.tracker.move(
+            request.client_order_id, status, at=self._clock.now(), reason=refusal
+        )
         if moved is not None:
             updates.append(moved)
         if refusal is not None:
-            return updates
+            return
         self._working[request.client_order_id] = _Working()
-        bar = self._bars.get(request.symbol) or self._mark_bar(request.symbol)
-        if self.config.fill_on == "last_price" and bar is not None:
-            order = self.tracker.require(request.client_order_id)
-            updates += self._work(order, PriceRange.at(bar.close), bar.close, bar)
-        return updates
+        if self.config.fill_on == "last_price":
+            bar = self._bars.get(request.symbol) or self._mark_bar(request.symbol)
+            if bar is not None:
+                order = self.tracker.require(request.client_order_id)
+                updates += self._work(order, PriceRange.at(bar.close), bar.close, bar)
 
     def _mark_bar(self, symbol: Symbol) -> MarketSignal | None:
         """A stand-in bar at the last booked price, for a symbol not seen since a restart.
@@ -354,12 +359,13 @@ class PaperVenue:
         return raw.quantize(CENT, rounding=ROUND_HALF_UP)
 
     def _work(
-        self, order: Order, bar: PriceRange, market: Decimal, signal: MarketSignal
+        self, order: Order, bar: Bar, market: Decimal, signal: MarketSignal
     ) -> list[OrderUpdate]:
         working = self._working[order.client_order_id]
         request = order.request
+        time_in_force = request.time_in_force
         day = signal.timestamp.date()
-        if request.time_in_force is TimeInForce.DAY and working.session not in (None, day):
+        if time_in_force is TimeInForce.DAY and working.session not in (None, day):
             return self._close(order.client_order_id, OrderStatus.EXPIRED, "day order expired")
         first_look = working.session is None
         working.session = day
@@ -373,8 +379,7 @@ class PaperVenue:
             bar=bar,
         )
         quantity = ZERO if price is None else self._fillable(order, signal)
-        ioc_or_fok = request.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)
-        if request.time_in_force is TimeInForce.FOK and quantity < order.remaining_quantity:
+        if time_in_force is TimeInForce.FOK and quantity < order.remaining_quantity:
             return self._close(
                 order.client_order_id,
                 OrderStatus.CANCELED,
@@ -384,13 +389,14 @@ class PaperVenue:
         if price is not None and quantity > 0:
             updates += self._fill(order, price, quantity, signal)
             order = self.tracker.require(order.client_order_id)
-        if order.is_open and ioc_or_fok and first_look:
+        if not order.is_open:
+            return updates
+        if first_look and time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
             updates += self._close(
                 order.client_order_id, OrderStatus.CANCELED, "ioc remainder canceled"
             )
         elif (
-            order.is_open
-            and price is not None
+            price is not None
             and request.side is Side.BUY
             and not self.config.allow_negative_cash
             and self._affordable(price, order) < order.remaining_quantity
@@ -426,45 +432,49 @@ class PaperVenue:
         self, order: Order, price: Decimal, quantity: Decimal, signal: MarketSignal
     ) -> list[OrderUpdate]:
         request = order.request
+        client_order_id = request.client_order_id
+        symbol = request.symbol
+        side = request.side
         slip = self.config.slippage
         bps = slip.fixed_bps
         if slip.volume_impact_bps and signal.volume > 0:
             bps += slip.volume_impact_bps * quantity / signal.volume
         if slip.random_bps:
             bps += slip.random_bps * Decimal(repr(self._random.random()))
-        filled_price = with_slippage(price, request.side, bps, request.limit_price)
-        filled_price = normalize(
-            filled_price.quantize(self.config.price_increment, ROUND_HALF_EVEN)
-        )
-        if request.side is Side.BUY and not self.config.allow_negative_cash:
+        # Zero bps move a price by nothing, and the price is never past the order's limit
+        # (`base_fill_price` stops at it), so without slippage the price is taken as it is:
+        # the same number, and the tick rounding below gives it the same digits.
+        moved = with_slippage(price, side, bps, request.limit_price) if bps else price
+        filled_price = normalize(moved.quantize(self.config.price_increment, ROUND_HALF_EVEN))
+        if side is Side.BUY and not self.config.allow_negative_cash:
             quantity = min(quantity, self._affordable(filled_price, order))
             if quantity <= 0:
                 return []
-        commission = self._commission(quantity, filled_price, first=not order.fills)
+        fills = order.fills
+        commission = self._commission(quantity, filled_price, first=not fills)
         fill = Fill(
-            fill_id=FillId(
-                derive_id("fill", self.venue, order.client_order_id, str(len(order.fills) + 1))
-            ),
+            fill_id=FillId(derive_id("fill", self.venue, client_order_id, str(len(fills) + 1))),
             quantity=quantity,
             price=filled_price,
             commission=commission,
             filled_at=self._clock.now(),
         )
-        update = self.tracker.fill(order.client_order_id, fill)
+        update = self.tracker.fill(client_order_id, fill)
         if update is None:
             return []
-        self._consumed[request.symbol] = self._consumed.get(request.symbol, ZERO) + quantity
-        self.ledger.apply_fill(
+        self._consumed[symbol] = self._consumed.get(symbol, ZERO) + quantity
+        ledger = self.ledger
+        ledger.apply_fill(
             fill_id=fill.fill_id,
-            symbol=request.symbol,
-            side=request.side,
+            symbol=symbol,
+            side=side,
             quantity=quantity,
             price=filled_price,
             commission=commission,
         )
-        self.ledger.mark(request.symbol, signal.close)
+        ledger.mark(symbol, signal.close)
         if update.status.is_terminal:
-            self._working.pop(order.client_order_id, None)
+            self._working.pop(client_order_id, None)
         return [update]
 
     def _close(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import lru_cache
 
 from atp.core.enums import Action
 from atp.core.money import normalize
@@ -25,22 +26,20 @@ _MEAN_OF = {
 _LISTED = (Action.BUY, Action.SELL, Action.HOLD)
 
 
-def _names(ballots: Sequence[Ballot], action: Action | None) -> list[str]:
-    return sorted(b.agent_id for b in ballots if b.action is action)
+def _named(ballots: Sequence[Ballot]) -> dict[Action | None, str]:
+    """Each answer's voters (None: the abstainers), sorted and joined, for the answers given.
 
-
-def _listing(ballots: Sequence[Ballot]) -> str:
-    # One pass over the ballots (this runs for every decision), then one sort per group.
+    One pass over the ballots and one sort per group: the listing and the sentences share it.
+    """
     groups: dict[Action | None, list[str]] = {}
     for ballot in ballots:
         groups.setdefault(ballot.action, []).append(ballot.agent_id)
-    parts = [
-        f"{action.value}: {', '.join(sorted(groups[action]))}"
-        for action in _LISTED
-        if action in groups
-    ]
-    abstained = groups.get(None)
-    parts.append(f"abstained: {', '.join(sorted(abstained)) if abstained else 'none'}")
+    return {action: ", ".join(sorted(names)) for action, names in groups.items()}
+
+
+def _listing(named: dict[Action | None, str]) -> str:
+    parts = [f"{action.value}: {named[action]}" for action in _LISTED if action in named]
+    parts.append(f"abstained: {named.get(None, 'none')}")
     return "; ".join(parts)
 
 
@@ -56,27 +55,38 @@ def _percent(part: float, whole: float) -> str:
     return f"{100 * part / whole:.2f}%" if whole else "0.00%"
 
 
-def _quantity_sentence(outcome: VoteOutcome, ballots: Sequence[Ballot], lot: Decimal) -> str:
+@lru_cache(maxsize=64)
+def _lot_text(lot: Decimal) -> str:
+    # A lot is a configured constant (positive: the vote refused any other), so its text is
+    # formatted once; equal positive values normalize to the same text, so the value is the key.
+    return str(normalize(lot))
+
+
+def _quantity_sentence(
+    outcome: VoteOutcome, ballots: Sequence[Ballot], lot: Decimal, quantity: str
+) -> str:
     assert outcome.side is not None
     winners = outcome.winners
     quantities = ", ".join(
-        f"{b.agent_id} {normalize(b.quantity)}"
-        for b in sorted(ballots, key=_agent_of)
-        if b.agent_id in winners
+        [
+            f"{b.agent_id} {normalize(b.quantity)}"
+            for b in sorted(ballots, key=_agent_of)
+            if b.agent_id in winners
+        ]
     )
     return (
         f"Quantity: {_MEAN_OF.get(outcome.strategy, 'mean')} of the {outcome.side.value} "
         f"voters' quantities ({quantities}) = {normalize(outcome.raw_quantity)}, rounded down "
-        f"to lots of {normalize(lot)} = {normalize(outcome.quantity)}."
+        f"to lots of {_lot_text(lot)} = {quantity}."
     )
 
 
-def _side_sentence(outcome: VoteOutcome, ballots: Sequence[Ballot]) -> str:
+def _side_sentence(outcome: VoteOutcome, named: dict[Action | None, str]) -> str:
     """Why the winning side won (for a trade, or a win that rounded to zero)."""
     assert outcome.side is not None
     tally = outcome.tally
     side = outcome.side.value
-    names = ", ".join(_names(ballots, outcome.side))
+    names = named.get(outcome.side, "")
     score = getattr(tally, side)
     if outcome.strategy == "majority":
         return f"{int(score)} of {tally.voters} voters ({names}) voted {side}, more than half"
@@ -90,7 +100,7 @@ def _side_sentence(outcome: VoteOutcome, ballots: Sequence[Ballot]) -> str:
     )
 
 
-def _hold_sentence(outcome: VoteOutcome, ballots: Sequence[Ballot]) -> str:
+def _hold_sentence(outcome: VoteOutcome, named: dict[Action | None, str]) -> str:
     tally = outcome.tally
     verdict = outcome.verdict
     if verdict == voting.NO_VOTERS:
@@ -99,7 +109,7 @@ def _hold_sentence(outcome: VoteOutcome, ballots: Sequence[Ballot]) -> str:
         noun = "voter" if tally.voters == 1 else "voters"
         return f"only {tally.voters} {noun} answered, the quorum is {outcome.quorum}"
     if verdict == voting.HOLD_MAJORITY:
-        holders = ", ".join(_names(ballots, Action.HOLD))
+        holders = named.get(Action.HOLD, "")
         return f"{int(tally.hold)} of {tally.voters} voters ({holders}) voted hold, more than half"
     if verdict == voting.NO_MAJORITY:
         return (
@@ -132,16 +142,20 @@ def explain(outcome: VoteOutcome, ballots: Sequence[Ballot], lot: Decimal) -> st
     Example: "buy 120: 2 of 3 voters (momentum, sma_crossover) voted buy, more than half.
     Votes: buy: momentum, sma_crossover; hold: mean_reversion; abstained: none. Quantity: ..."
     """
-    listing = f"Votes ({outcome.strategy}): {_listing(ballots)}."
+    named = _named(ballots)
+    listing = f"Votes ({outcome.strategy}): {_listing(named)}."
     if outcome.verdict == voting.TRADED:
-        head = f"{outcome.action.value} {normalize(outcome.quantity)}: "
-        head += _side_sentence(outcome, ballots) + "."
-        return f"{head} {listing} {_quantity_sentence(outcome, ballots, lot)}"
+        # The traded quantity appears twice in the text: normalized once.
+        quantity = str(normalize(outcome.quantity))
+        return (
+            f"{outcome.action.value} {quantity}: {_side_sentence(outcome, named)}. {listing} "
+            f"{_quantity_sentence(outcome, ballots, lot, quantity)}"
+        )
     if outcome.verdict == voting.ZERO_QUANTITY:
         assert outcome.side is not None
         return (
-            f"hold: {outcome.side.value} won ({_side_sentence(outcome, ballots)}) but the "
+            f"hold: {outcome.side.value} won ({_side_sentence(outcome, named)}) but the "
             f"combined quantity {normalize(outcome.raw_quantity)} rounds down to zero lots of "
-            f"{normalize(lot)}. {listing}"
+            f"{_lot_text(lot)}. {listing}"
         )
-    return f"hold: {_hold_sentence(outcome, ballots)}. {listing}"
+    return f"hold: {_hold_sentence(outcome, named)}. {listing}"

@@ -28,6 +28,7 @@ from atp.core.events import (
     OrderIntent,
     RiskCheck,
     RiskViolation,
+    Vote,
 )
 from atp.core.ids import AgentId, DecisionId, client_order_id_for, derive_id
 from atp.core.money import ZERO, normalize
@@ -44,7 +45,7 @@ from atp.meta.ballots import (
 from atp.meta.commands import MetaCommand, SetAgentEnabled, SetAgentWeight, SetVotingStrategy
 from atp.meta.config import MetaAgentConfig, VotingConfig
 from atp.meta.explain import explain
-from atp.meta.roster import AgentRoster
+from atp.meta.roster import AgentRoster, AgentStanding
 from atp.meta.scoring import AgentScorer
 from atp.meta.voting import VoteOutcome, vote_with_swings
 from atp.meta.window import Admission, DecisionWindow, WindowBook, WindowKey
@@ -52,6 +53,9 @@ from atp.meta.window import Admission, DecisionWindow, WindowBook, WindowKey
 log = logging.getLogger(__name__)
 
 SERVICE = "meta-agent"
+
+# Every answer a ballot can hold (None: abstained), counted for each decision's agreement.
+_ANSWERS: tuple[Action | None, ...] = (*Action, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,24 +247,26 @@ class MetaCoordinator:
         )
 
     def _effective_weight(self, agent_id: AgentId, voting: VotingConfig) -> float:
-        weight = self.roster.join(agent_id).weight
+        return self._weight_of(self.roster.join(agent_id), voting)
+
+    def _weight_of(self, standing: AgentStanding, voting: VotingConfig) -> float:
+        weight = standing.weight
         if voting.adaptive_weights:
-            weight *= self.scorer.multiplier(agent_id)
+            weight *= self.scorer.multiplier(standing.agent_id)
         return weight
 
     def _open(self, key: WindowKey) -> DecisionWindow:
         self.counters.opened += 1
         voting = self._voting
+        # One pass over the roster for the three snapshots (a window opens on every bar).
+        enabled, live, disabled = self.roster.snapshot()
         return self._book.open(
             key,
             now=self._clock.now(),
             voting=voting,
-            weights={
-                s.agent_id: self._effective_weight(s.agent_id, voting)
-                for s in self.roster.enabled()
-            },
-            expected=self.roster.live(),
-            disabled=self.roster.disabled(),
+            weights={s.agent_id: self._weight_of(s, voting) for s in enabled},
+            expected=live,
+            disabled=disabled,
         )
 
     def _close(
@@ -312,6 +318,16 @@ class MetaCoordinator:
         self.roster.record_window(window.expected, frozenset(window.intents))
         self._book.close(window)
         self.counters.decided += 1
+        # One pass over the ballots: the votes listed, and the ballots per answer (None:
+        # abstained) from a constant tuple of answers rather than iterating `Action`.
+        votes: list[Vote] = []
+        per_answer = dict.fromkeys(_ANSWERS, 0)
+        for ballot in ballots:
+            votes.append(vote_of(ballot))
+            per_answer[ballot.action] += 1
+        abstentions = per_answer.pop(None)
+        counts = per_answer.values()
+        voters = sum(counts)
         decision = MetaDecision(
             decision_id=decision_id,
             symbol=window.symbol,
@@ -321,16 +337,16 @@ class MetaCoordinator:
             order_type=OrderType.MARKET,
             limit_price=None,
             reference_price=reference_price,
-            voting_strategy=window.voting.strategy,
+            voting_strategy=voting.strategy,
             parameters={
-                "threshold": window.voting.threshold,
-                "quorum": window.voting.quorum,
-                "adaptive_weights": window.voting.adaptive_weights,
+                "threshold": voting.threshold,
+                "quorum": voting.quorum,
+                "adaptive_weights": voting.adaptive_weights,
                 "lot_size": self._lot_text(lot),
                 "window_timeout_seconds": self._config.window.timeout_seconds,
                 "closed_by": closed_by,
             },
-            votes=tuple(vote_of(b) for b in ballots),
+            votes=tuple(votes),
             tally=outcome.tally,
             threshold=outcome.threshold,
             quorum=outcome.quorum,
@@ -341,16 +357,6 @@ class MetaCoordinator:
             client_order_id=client_order_id,
             decided_at=closed_at,
         )
-        # One pass: the ballots per action (in `Action` order) and the abstentions.
-        per_action = dict.fromkeys(Action, 0)
-        abstentions = 0
-        for ballot in ballots:
-            if ballot.action is None:
-                abstentions += 1
-            else:
-                per_action[ballot.action] += 1
-        counts = per_action.values()
-        voters = sum(counts)
         return DecisionResult(
             decision=decision,
             violations=violations,

@@ -86,6 +86,20 @@ class AgentRoster:
         """The agents whose intents are ignored."""
         return frozenset(a.agent_id for a in self._agents.values() if not a.enabled)
 
+    def snapshot(self) -> tuple[list[AgentStanding], frozenset[AgentId], frozenset[AgentId]]:
+        """`enabled()`, `live()` and `disabled()` in one pass: what every new window takes."""
+        enabled: list[AgentStanding] = []
+        live: list[AgentId] = []
+        disabled: list[AgentId] = []
+        for standing in self.standings():
+            if not standing.enabled:
+                disabled.append(standing.agent_id)
+                continue
+            enabled.append(standing)
+            if standing.missed_in_a_row < self._max_missed:
+                live.append(standing.agent_id)
+        return enabled, frozenset(live), frozenset(disabled)
+
     def record_window(self, expected: frozenset[AgentId], answered: frozenset[AgentId]) -> None:
         """Counts a missed window for every expected agent that did not answer."""
         for agent_id in expected - answered:

@@ -111,16 +111,16 @@ class AgentScorer:
         side = intent.action.as_side()
         if side is None:
             return
-        book = self._book(intent.symbol)
-        book.pending.append(
+        self._book(intent.symbol).pending.append(
+            # Positional (in field order): this runs for every decided intent.
             _Pending(
-                agent_id=intent.agent_id,
-                signal_id=intent.signal_id,
-                sign=side.sign,
-                quantity=intent.quantity,
-                confidence=intent.confidence,
-                reference_price=intent.reference_price,
-                bars_left=self._config.horizon_bars,
+                intent.agent_id,
+                intent.signal_id,
+                side.sign,
+                intent.quantity,
+                intent.confidence,
+                intent.reference_price,
+                self._config.horizon_bars,
             )
         )
 

@@ -106,8 +106,9 @@ class WindowBook:
 
     def close(self, window: DecisionWindow) -> None:
         """Removes the window and remembers its key."""
-        self._open.pop(window.key, None)
-        self._closed[window.key] = None
+        key = window.key
+        self._open.pop(key, None)
+        self._closed[key] = None
         if len(self._closed) > self._remember:
             self._closed.popitem(last=False)
 

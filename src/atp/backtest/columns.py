@@ -63,6 +63,10 @@ class ArrayTexts:
         """The close of row `index`, as printed."""
         return str(self._columns[3][index].decode())
 
+    def closes(self, low: int, high: int) -> list[str]:
+        """The closes of rows low..high-1, as printed."""
+        return [text.decode() for text in self._columns[3][low:high].tolist()]
+
     def sliced(self, low: int, high: int) -> ArrayTexts:
         """Rows low..high-1."""
         return ArrayTexts(tuple(t[low:high] for t in self._columns))

@@ -109,9 +109,29 @@ class EquityCurve(Sequence[EquityPoint]):
             if self._exact_floats(segment, low, high, decimals, out):
                 self.exact_segments += 1
                 continue
-            for index in range(low, high):
-                out[index] = float(self._value(segment, index)[0])
+            self._decimal_floats(segment, low, high, out)
         return out
+
+    def _decimal_floats(
+        self, segment: Segment, low: int, high: int, out: npt.NDArray[np.float64]
+    ) -> None:
+        """float(exact equity) of bars low..high-1 in Decimals, as `_value` sums them.
+
+        Each held symbol's closes over the segment are read in one go (a segment's bars are
+        consecutive rows of each symbol), not row by row.
+        """
+        held = []
+        for slot, quantity in segment.held:
+            positions = self._latest[slot][low:high]
+            first = int(positions[0])
+            texts = self._data[slot].texts.closes(first, int(positions[-1]) + 1)
+            held.append((quantity, texts, (positions - first).tolist()))
+        cash = segment.cash
+        for offset in range(high - low):
+            market = ZERO
+            for quantity, texts, rows in held:
+                market += quantity * Decimal(texts[rows[offset]])
+            out[low + offset] = float(cash + market)
 
     def _exact_floats(
         self,

@@ -330,3 +330,27 @@ def test_mangled_files_read_as_numpy_reads_them(tmp_path: Path) -> None:
         path.write_bytes(text.encode())
         by_arrow += _same_as_numpy(path)
     assert 100 < by_arrow < 300
+
+
+def test_a_run_of_closes_reads_as_row_by_row_across_blocks_and_blank_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csv_columns, "_CLOSES_ROWS", 7)  # several reads, one split mid-run
+    path = tmp_path / "X.csv"
+    lines = [b"Date,Open,High,Low,Close,Volume\r\n"]
+    for row in range(40):
+        lines.append(f"2024-01-02 09:{row:02d}:00,1,2,0.5, 1.{row:02d}0 ,9\r\n".encode())
+        if row % 9 == 0:
+            lines.append(b"\r\n")  # a blank line inside the run
+    path.write_bytes(b"".join(lines))
+    texts = read_columns_texts(path)
+
+    assert texts.closes(3, 31) == [texts.close(row) for row in range(3, 31)]
+    assert texts.closes(3, 31)[0] == "1.030"  # as written, spaces around it dropped
+    assert from_series(load_bars(path, symbol="X")).texts.closes(3, 31) == texts.closes(3, 31)
+
+
+def read_columns_texts(path: Path) -> FileTexts:
+    texts = read_csv_columns(path, symbol="X").texts
+    assert isinstance(texts, FileTexts)
+    return texts

@@ -75,7 +75,8 @@ class ArrayTexts:
 RowTexts = ArrayTexts | FileTexts
 
 
-def _ns(moment: datetime) -> int:
+def to_ns(moment: datetime) -> int:
+    """The int64 nanoseconds since the epoch of an aware datetime (microsecond precision)."""
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
@@ -171,7 +172,7 @@ def from_series(series: BarSeries) -> SymbolColumns:
         symbol=series.symbol,
         timeframe=series.timeframe,
         feed=feed,
-        timestamps=np.array([_ns(b.timestamp) for b in bars], dtype=np.int64),
+        timestamps=np.array([to_ns(b.timestamp) for b in bars], dtype=np.int64),
         floats=BarColumns(*floats),
         texts=ArrayTexts(texts),
     )
@@ -246,13 +247,13 @@ def _to_utc(local_ns: npt.NDArray[np.int64], timezone: str) -> npt.NDArray[np.in
         first = zone.utcoffset(start)
         last = zone.utcoffset(start + day_end)
         assert first is not None and last is not None
-        offsets[slot] = _ns(_EPOCH + first) if first == last else 0
+        offsets[slot] = to_ns(_EPOCH + first) if first == last else 0
         mixed[slot] = first != last
     utc = local_ns - offsets[inverse]
     # A day with a daylight-saving change: each bar on it the slow, exact way.
     for index in np.flatnonzero(mixed[inverse]).tolist():
         naive = datetime(1970, 1, 1) + timedelta(microseconds=int(local_ns[index]) // 1000)  # noqa: DTZ001
-        utc[index] = _ns(naive.replace(tzinfo=zone).astimezone(UTC))
+        utc[index] = to_ns(naive.replace(tzinfo=zone).astimezone(UTC))
     return utc
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from atp.agents.strategy import SELL_CODE, SignalColumns, Strategy, StrategyParams, StrategySignal
-from atp.backtest.columns import SymbolColumns, from_ns
+from atp.backtest.columns import SymbolColumns, from_ns, to_ns
 from atp.backtest.engine import BacktestEngine, Cancelled, EngineRecord, Progress
 from atp.backtest.equity import EquityCurve, Segment
 from atp.backtest.wiring import InProcessPipeline
@@ -77,7 +77,7 @@ class ColumnStrategy(Strategy[None]):
     def on_bar(self, bar: MarketSignal) -> StrategySignal | None:
         """The hook's answer for `bar` (looked up by symbol and timestamp)."""
         acting = self._answers[bar.symbol]
-        moment = _ns_of(bar)
+        moment = to_ns(bar.timestamp)
         stamps = acting.stamps
         count = len(stamps)
         index = self._cursor.get(bar.symbol, 0)
@@ -94,12 +94,6 @@ class ColumnStrategy(Strategy[None]):
         if code == SELL_CODE:
             return StrategySignal.sell(confidence, self._sell_reason)
         return StrategySignal.buy(confidence, self._buy_reason)
-
-
-def _ns_of(bar: MarketSignal) -> int:
-    from atp.backtest.columns import _ns
-
-    return _ns(bar.timestamp)
 
 
 def answers_of(

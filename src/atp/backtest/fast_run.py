@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from atp.agents.strategy import Strategy
-from atp.backtest.columns import SymbolColumns, from_ns, from_series
+from atp.backtest.columns import SymbolColumns, from_ns, from_series, to_ns
 from atp.backtest.engine import BacktestEngine, Progress
 from atp.backtest.fast import Acting, ColumnStrategy, FastEngine, answers_of
 from atp.backtest.model import BacktestRequest, RunSummary
@@ -36,12 +36,6 @@ def fast_path_applies(request: BacktestRequest, strategies: Sequence[str]) -> bo
         if strategy.signals(BarColumns(probe, probe, probe, probe, probe)) is None:
             return False
     return True
-
-
-def _ns(value: Any) -> int:
-    from atp.backtest.columns import _ns as to_ns
-
-    return to_ns(value)
 
 
 def cut(columns: SymbolColumns, low_ns: int, high_ns: int) -> SymbolColumns:
@@ -67,7 +61,7 @@ def columns_of(data: LoadedData) -> list[SymbolColumns]:
     """The loaded series as columns, cut to the batches the run covers (warm-up included)."""
     if not data.batches:
         return []
-    low, high = _ns(data.batches[0].timestamp), _ns(data.batches[-1].timestamp)
+    low, high = to_ns(data.batches[0].timestamp), to_ns(data.batches[-1].timestamp)
     return [cut(from_series(series), low, high) for series in data.series]
 
 
@@ -122,7 +116,7 @@ def run_columns(
     fast = FastEngine(
         data=[c for c in columns if len(c)],
         wants=wants,
-        start_ns=_ns(request.start_date),
+        start_ns=to_ns(request.start_date),
         engine=engine,
         pipeline=pipeline,
         clock=clock,

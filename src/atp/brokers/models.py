@@ -43,17 +43,24 @@ class OrderRequest:
         if not self.symbol or not self.symbol.strip():
             raise InvalidInput("symbol: expected a symbol, found an empty string")
         positive(to_decimal(self.quantity, field="quantity"), field="quantity")
-        for name, price in (("limit_price", self.limit_price), ("stop_price", self.stop_price)):
-            if price is not None:
-                positive(to_decimal(price, field=name), field=name)
-        if self.order_type in _NEEDS_LIMIT and self.limit_price is None:
-            raise InvalidInput(f"limit_price: a {self.order_type} order needs a limit price")
-        if self.order_type not in _NEEDS_LIMIT and self.limit_price is not None:
-            raise InvalidInput(f"limit_price: a {self.order_type} order takes no limit price")
-        if self.order_type in _NEEDS_STOP and self.stop_price is None:
-            raise InvalidInput(f"stop_price: a {self.order_type} order needs a stop price")
-        if self.order_type not in _NEEDS_STOP and self.stop_price is not None:
-            raise InvalidInput(f"stop_price: a {self.order_type} order takes no stop price")
+        limit_price = self.limit_price
+        stop_price = self.stop_price
+        if limit_price is not None:
+            positive(to_decimal(limit_price, field="limit_price"), field="limit_price")
+        if stop_price is not None:
+            positive(to_decimal(stop_price, field="stop_price"), field="stop_price")
+        # Each set is asked once: an order is built per trade.
+        order_type = self.order_type
+        needs_limit = order_type in _NEEDS_LIMIT
+        if needs_limit and limit_price is None:
+            raise InvalidInput(f"limit_price: a {order_type} order needs a limit price")
+        if not needs_limit and limit_price is not None:
+            raise InvalidInput(f"limit_price: a {order_type} order takes no limit price")
+        needs_stop = order_type in _NEEDS_STOP
+        if needs_stop and stop_price is None:
+            raise InvalidInput(f"stop_price: a {order_type} order needs a stop price")
+        if not needs_stop and stop_price is not None:
+            raise InvalidInput(f"stop_price: a {order_type} order takes no stop price")
 
 
 @dataclass(frozen=True, slots=True)

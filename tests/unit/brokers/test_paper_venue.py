@@ -259,3 +259,26 @@ def test_a_restart_that_caught_an_order_half_way_carries_it_on_once() -> None:
     ]
     assert restarted.ledger.quantity(AAPL) == 20
     assert restarted.submit(order(2)) == []
+
+
+def test_zero_slippage_of_any_scale_fills_at_the_same_digits_as_the_rule_itself() -> None:
+    """Zero bps (written `0`, `0.0` or `0.00`) move no price, never past a limit, to the digit."""
+    fills = []
+    for bps in ("0", "0.0", "0.00"):
+        paper, clock = venue(
+            fill_on="next_open",
+            slippage=SlippageConfig(fixed_bps=Decimal(bps)),
+            price_increment=Decimal("0.01"),
+        )
+        paper.on_signal(bar(0, "100", "102", "99", "101"))
+        paper.submit(order(1, order_type=OrderType.LIMIT, limit_price=Decimal("99.50")))
+        paper.submit(order(2, side=Side.SELL, quantity="1", order_type=OrderType.MARKET))
+        clock.advance_to(T0 + timedelta(days=1))
+        updates = paper.on_signal(bar(1, "100.10", "100.20", "99.00", "99.80"))
+        fills.append([(u.client_order_id, u.fill) for u in updates if u.fill is not None])
+    assert fills[0] == fills[1] == fills[2]
+    (_, limit_fill), *_ = fills[0]
+    assert limit_fill is not None
+    # The limit was crossed inside the bar: the fill is at the limit, never past it, and its
+    # digits are those the tick rounding gives (normalized: 99.5, not 99.50).
+    assert str(limit_fill.price) == "99.5"

@@ -39,6 +39,11 @@ from atp.core.ids import ClientOrderId, FillId, OrderId, SignalId, Symbol, deriv
 from atp.core.money import CENT, ZERO, normalize
 from atp.portfolio.ledger import Ledger
 
+# Order types whose limit price is their reference price, and the times in force that end
+# on the first look: sets built once, not a tuple of enum members per order.
+_LIMIT_PRICED = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
+_IMMEDIATE = frozenset({TimeInForce.IOC, TimeInForce.FOK})
+
 
 @dataclass(slots=True)
 class _Working:
@@ -60,6 +65,8 @@ class PaperVenue:
         self._working: dict[ClientOrderId, _Working] = {}
         self._consumed: dict[Symbol, Decimal] = {}
         self._random = random.Random(config.slippage.seed)
+        # The percent fee as a rate, worked out once (the config is frozen).
+        self._fee_rate = config.fees.percent / 100
 
     @property
     def venue(self) -> str:
@@ -303,7 +310,7 @@ class PaperVenue:
     # -- rules ---------------------------------------------------------------------------
 
     def _reference_price(self, request: OrderRequest) -> Decimal | None:
-        if request.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        if request.order_type in _LIMIT_PRICED:
             return request.limit_price
         last = self.last_price(request.symbol)
         if request.order_type is OrderType.STOP and request.stop_price is not None:
@@ -334,16 +341,14 @@ class PaperVenue:
                 )
         if request.side is Side.SELL and not self.config.allow_short:
             held = self.ledger.quantity(request.symbol)
-            pending = sum(
-                (
-                    o.remaining_quantity
-                    for o in self.tracker.open_orders()
-                    if o.request.symbol == request.symbol
+            pending = ZERO
+            for o in self.tracker.open_orders():
+                if (
+                    o.request.symbol == request.symbol
                     and o.request.side is Side.SELL
                     and o.client_order_id != request.client_order_id
-                ),
-                ZERO,
-            )
+                ):
+                    pending += o.remaining_quantity
             if request.quantity > held - pending:
                 return (
                     f"insufficient position: sell {request.quantity} {request.symbol}, "
@@ -353,7 +358,7 @@ class PaperVenue:
 
     def _commission(self, quantity: Decimal, price: Decimal, *, first: bool) -> Decimal:
         fees = self.config.fees
-        raw = fees.per_share * quantity + fees.percent / 100 * quantity * price
+        raw = fees.per_share * quantity + self._fee_rate * quantity * price
         if first:
             raw += fees.fixed
         return raw.quantize(CENT, rounding=ROUND_HALF_UP)
@@ -391,7 +396,7 @@ class PaperVenue:
             order = self.tracker.require(order.client_order_id)
         if not order.is_open:
             return updates
-        if first_look and time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+        if first_look and time_in_force in _IMMEDIATE:
             updates += self._close(
                 order.client_order_id, OrderStatus.CANCELED, "ioc remainder canceled"
             )
@@ -418,7 +423,7 @@ class PaperVenue:
     def _affordable(self, price: Decimal, order: Order) -> Decimal:
         fees = self.config.fees
         fixed = fees.fixed if not order.fills else ZERO
-        unit = price * (1 + fees.percent / 100) + fees.per_share
+        unit = price * (1 + self._fee_rate) + fees.per_share
         # Commissions round half up to the cent: keep half a cent aside when they vary.
         margin = CENT / 2 if fees.per_share or fees.percent else ZERO
         budget = self.ledger.cash - fixed - margin

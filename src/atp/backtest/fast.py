@@ -13,9 +13,10 @@ them. It runs the general engine's very step (`BacktestEngine.step`: paper venue
   deferred order is submitted and filled, both books see the update and the bar): the window
   would have held.
 
-Before such a bar, each symbol's latest skipped bar is shown to the venue (mark and last
-price), the risk engine (mark) and the agents' ledger (mark), so sizing and risk see the
-prices they would have seen. The agents answer through `ColumnStrategy`, which replays
+Before such a bar, with several symbols, each symbol's latest skipped bar is shown to the
+venue (mark and last price), the risk engine (mark) and the agents' ledger (mark), so sizing
+and risk see the prices they would have seen (one symbol's own next bar sets them all).
+The agents answer through `ColumnStrategy`, which replays
 their hook's answers to the host. The equity curve is kept compact (`EquityCurve`).
 
 It applies (`fast_path_applies`) when every strategy has the hook and the run's risk limits
@@ -161,6 +162,7 @@ class FastEngine:
         want[: self._first_traded] = False
         self._want = want
         self._wanted = np.flatnonzero(want)
+        self._single = len(data) == 1
         # Per symbol its slot in `data` (the equity segments hold quantities by slot).
         self._slot_of = {columns.symbol: slot for slot, columns in enumerate(data)}
 
@@ -179,7 +181,7 @@ class FastEngine:
         first_traded = self._first_traded
         report_every = max(1, total // 100)
         # One symbol (the common case): its own bars are the calendar, present at every index.
-        single = len(data) == 1
+        single = self._single
         slots = list(enumerate(data))
         pointer = 0
         index = wanted[0] if wanted else total
@@ -232,8 +234,17 @@ class FastEngine:
         return record, curve
 
     def _catch_up(self, index: int, seen: list[int]) -> None:
-        """Shows each symbol's latest skipped bar to the venue, risk and agents' books."""
-        if index == 0:
+        """Shows each symbol's latest skipped bar to the venue, risk and agents' books.
+
+        With one symbol there is nothing to catch up: its bar at `index` comes next and sets
+        every mark the skipped bar would have set (venue, risk exposure, agents' ledger) before
+        anything reads them. What else the skipped bar would leave behind in the risk engine
+        (a close-to-close return, the day's opening equity) only its correlation and daily-loss
+        limits read, and the fast path runs with limits off. With several symbols, another
+        symbol's decision on this bar is sized and checked against this one's mark, so its
+        latest bar must be shown first.
+        """
+        if index == 0 or self._single:
             return
         engine, calendar = self._engine, self._calendar
         moved = False

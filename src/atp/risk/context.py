@@ -47,10 +47,10 @@ class OrderContext:
 def order_context(
     proposal: OrderProposal,
     *,
+    agent_key: str,
     now: datetime,
     position: Decimal,
-    pending_long: Decimal,
-    pending_short: Decimal,
+    pending: Decimal,
     symbol_value: Decimal,
     gross: Decimal,
     equity: Decimal,
@@ -59,39 +59,42 @@ def order_context(
     bucket_gross: Decimal,
     velocity: tuple[int, int, int, int],
 ) -> OrderContext:
-    """Builds the context of `proposal` from the engine's current figures."""
+    """Builds the context of `proposal` from the engine's current figures.
+
+    `pending` is the approved, unfilled quantity on the order's side (buys for a buy).
+    """
     price = proposal.limit_price if proposal.limit_price is not None else proposal.reference_price
+    # Compared with the Decimal ZERO, not the int 0: no int conversion per comparison.
     if proposal.side is Side.BUY:
-        before = position + pending_long
+        before = position + pending
         after = before + proposal.quantity
-        reduces = position < 0 and after <= 0
+        reduces = position < ZERO and after <= ZERO
     else:
-        before = position - pending_short
+        before = position - pending
         after = before - proposal.quantity
-        reduces = position > 0 and after >= 0
+        reduces = position > ZERO and after >= ZERO
     increases = abs(after) > abs(before)
     value_after = abs(after) * price
-    gross_after = gross - abs(symbol_value) + value_after
+    held = abs(symbol_value)
+    # Fields by position, in declaration order: 17 keywords cost half a microsecond per check.
     return OrderContext(
-        proposal=proposal,
-        symbol=proposal.symbol,
-        agent_key=proposal.agent_id or f"<{proposal.origin}>",
-        now=now,
-        price=price,
-        position=position,
-        before=before,
-        after=after,
-        increases=increases,
-        reduces=reduces,
-        symbol_value_after=value_after,
-        gross_after=gross_after,
-        equity=equity,
-        day_pnl=day_pnl,
-        bucket=bucket,
-        bucket_gross_after=bucket_gross - abs(symbol_value) + value_after
-        if bucket is not None
-        else ZERO,
-        velocity=velocity,
+        proposal,
+        proposal.symbol,
+        agent_key,
+        now,
+        price,
+        position,
+        before,
+        after,
+        increases,
+        reduces,
+        value_after,
+        gross - held + value_after,
+        equity,
+        day_pnl,
+        bucket,
+        bucket_gross - held + value_after if bucket is not None else ZERO,
+        velocity,
     )
 
 

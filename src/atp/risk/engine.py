@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from atp.core.clock import Clock
-from atp.core.enums import TradingState
+from atp.core.enums import Side, TradingState
 from atp.core.errors import InvalidInput
 from atp.core.events import (
     ControlAction,
@@ -121,7 +121,8 @@ class RiskEngine:
         self._evaluate_loss(now)
         if self._restoring:
             return self._refuse_restoring(proposal, now)
-        ctx = self._context(proposal, now)
+        agent_key = proposal.agent_id or f"<{proposal.origin}>"
+        ctx = self._context(proposal, agent_key, now)
         config = self._config
         symbol = proposal.symbol
         cap = config.position_caps.per_symbol.get(symbol, config.position_caps.default)
@@ -141,36 +142,34 @@ class RiskEngine:
         )
         failed = [check for check in checks if not check.passed]
         if not failed:
-            self._velocity.record(ctx.agent_key, now)
+            self._velocity.record(agent_key, now)
             self.pending.add(proposal, expires_at=now + self._pending_ttl)
-            return RiskVerdict(
-                approved=True, checks=checks, violations=(), trading_state=self.state
-            )
+            return RiskVerdict(True, checks, (), self.state)
         violations = tuple(
             records.order_violation(proposal, check, self.state, now) for check in failed
         )
         self._remember(violations)
-        return RiskVerdict(
-            approved=False, checks=checks, violations=violations, trading_state=self.state
-        )
+        return RiskVerdict(False, checks, violations, self.state)
 
-    def _context(self, proposal: OrderProposal, now: datetime) -> OrderContext:
+    def _context(self, proposal: OrderProposal, agent_key: str, now: datetime) -> OrderContext:
         symbol = proposal.symbol
         book = self.book
+        pending = self.pending
         bucket = self._bucket_of.get(symbol)
         return order_context(
             proposal,
+            agent_key=agent_key,
             now=now,
             position=book.quantity(symbol),
-            pending_long=self.pending.long(symbol),
-            pending_short=self.pending.short(symbol),
+            # Only the order's own side counts towards the position it would leave.
+            pending=pending.long(symbol) if proposal.side is Side.BUY else pending.short(symbol),
             symbol_value=book.value(symbol),
             gross=book.gross_exposure,
             equity=book.equity,
             day_pnl=self.day_pnl,
             bucket=bucket,
-            bucket_gross=self.bucket_gross(bucket) if bucket is not None else ZERO,
-            velocity=self._velocity.counts(proposal.agent_id or f"<{proposal.origin}>", now),
+            bucket_gross=book.group_gross(bucket) if bucket is not None else ZERO,
+            velocity=self._velocity.counts(agent_key, now),
         )
 
     def _refuse_restoring(self, proposal: OrderProposal, now: datetime) -> RiskVerdict:

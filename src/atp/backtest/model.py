@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from atp.core.enums import Side
+from atp.core.frozen import quick_init
 from atp.risk.config import RiskEngineConfig
 
 ParamValue = float | int | str | bool
@@ -134,6 +135,7 @@ class BacktestRequest(BaseModel):
         return self
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FillRecord:
     """One fill of a backtest, as reported (CSV, JSON, report)."""
@@ -149,6 +151,7 @@ class FillRecord:
     bar_index: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class EquityPoint:
     """The account marked at one bar's close."""

@@ -14,6 +14,7 @@ from decimal import Decimal
 from atp.core.enums import OrderStatus, OrderType, Side, TimeInForce
 from atp.core.errors import InvalidInput
 from atp.core.events import Fill, OrderUpdate
+from atp.core.frozen import quick_init
 from atp.core.ids import ClientOrderId, DecisionId, OrderId, Symbol
 from atp.core.money import ZERO, positive, to_decimal
 
@@ -21,6 +22,7 @@ _NEEDS_LIMIT = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
 _NEEDS_STOP = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
     """What is asked of a venue: validated on construction, never mutated."""
@@ -91,6 +93,7 @@ class OrderChange:
         )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Order:
     """One order's state at one venue: an immutable snapshot."""

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
 from atp.core.enums import Action, OrderStatus, OrderType, Side, TimeInForce, TradingState
+from atp.core.frozen import quick_init
 from atp.core.ids import (
     AgentId,
     ClientOrderId,
@@ -32,6 +33,7 @@ from atp.core.ids import (
 SCHEMA_VERSION = 1
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MarketSignal:
     """`signals.normalized`: one normalized OHLCV bar for one symbol."""
@@ -55,6 +57,7 @@ class MarketSignal:
         return self.signal_id
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
     """`decisions.order_intent`: what one agent wants done in answer to one signal."""
@@ -81,6 +84,7 @@ class OrderIntent:
         return self.intent_id
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Vote:
     """One agent's part in a coordinated decision."""
@@ -94,6 +98,7 @@ class Vote:
     reason: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Tally:
     """The summed vote per side of a decision (weights for weighted strategies, counts else)."""
@@ -105,6 +110,7 @@ class Tally:
     voters: int
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RiskCheck:
     """The outcome of one risk rule for one decision or order."""
@@ -116,6 +122,7 @@ class RiskCheck:
     observed: Decimal | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MetaDecision:
     """`decisions.meta`: the coordinated decision for one symbol and signal, and why."""
@@ -149,6 +156,7 @@ class MetaDecision:
         return self.decision_id
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RiskViolation:
     """`risk.violations`: a rule refused something, or tripped; the message says what."""
@@ -174,6 +182,7 @@ class RiskViolation:
         return self.violation_id
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Fill:
     """One execution of (part of) an order."""
@@ -185,6 +194,7 @@ class Fill:
     filled_at: datetime
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrderUpdate:
     """`executions.order_update`: an order changed state at a venue, maybe with a fill."""
@@ -217,6 +227,7 @@ class OrderUpdate:
         return f"{self.venue}:{self.client_order_id}:{self.sequence}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BacktestResult:
     """`backtest.results`: a finished (or failed) backtest run and its metrics."""
@@ -245,6 +256,7 @@ class BacktestResult:
         return self.run_id
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ControlAction:
     """`control.actions`: an operator changed something through a control plane."""
@@ -264,6 +276,7 @@ class ControlAction:
         return self.action_id
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TradingStateChanged:
     """`risk.state`: the risk engine's trading state changed, or the kill switch flipped.
@@ -291,6 +304,7 @@ class TradingStateChanged:
         return self.change_id
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ReconciliationDifference:
     """`executions.reconciliation`: our view of a venue and the venue's own disagreed.
@@ -345,6 +359,7 @@ PAYLOAD_TYPES: tuple[type[Any], ...] = (
 P = TypeVar("P")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Envelope(Generic[P]):
     """The one envelope every event travels in.

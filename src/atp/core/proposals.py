@@ -13,9 +13,11 @@ from typing import Protocol
 
 from atp.core.enums import OrderType, Side, TradingState
 from atp.core.events import RiskCheck, RiskViolation
+from atp.core.frozen import quick_init
 from atp.core.ids import AgentId, ClientOrderId, DecisionId, Symbol
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class OrderProposal:
     """An order that wants to exist; `origin` is `meta` (a coordinated decision) or `manual`."""
@@ -33,6 +35,7 @@ class OrderProposal:
     client_order_id: ClientOrderId | None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RiskVerdict:
     """The risk engine's answer to one proposal."""

@@ -21,7 +21,9 @@ from atp.core.proposals import OrderProposal
 
 @dataclass(slots=True)
 class _Pending:
-    keys: tuple[str, ...]
+    proposal_id: str
+    client_order_id: str | None
+    decision_id: str | None
     symbol: Symbol
     side: Side
     remaining: Decimal
@@ -32,26 +34,39 @@ class PendingOrders:
     """The unfilled remainder of every approved order, summed per symbol and side."""
 
     def __init__(self) -> None:
-        self._by_key: dict[str, _Pending] = {}
+        # One index per id kind (an update names its order by client order id or decision id).
+        self._by_proposal: dict[str, _Pending] = {}
+        self._by_client: dict[str, _Pending] = {}
+        self._by_decision: dict[str, _Pending] = {}
         self._order: deque[_Pending] = deque()
         self._long: dict[Symbol, Decimal] = {}
         self._short: dict[Symbol, Decimal] = {}
 
     def add(self, proposal: OrderProposal, *, expires_at: datetime) -> None:
         """Records an approved proposal (once per proposal id)."""
-        listed = [f"p:{proposal.proposal_id}"]
-        if proposal.client_order_id:
-            listed.append(f"c:{proposal.client_order_id}")
-        if proposal.decision_id:
-            listed.append(f"d:{proposal.decision_id}")
-        keys = tuple(listed)
-        by_key = self._by_key
-        for key in keys:
-            if key in by_key:
-                return
-        entry = _Pending(keys, proposal.symbol, proposal.side, proposal.quantity, expires_at)
-        for key in keys:
-            self._by_key[key] = entry
+        proposal_id = proposal.proposal_id
+        client = proposal.client_order_id or None
+        decision = proposal.decision_id or None
+        if (
+            proposal_id in self._by_proposal
+            or (client is not None and client in self._by_client)
+            or (decision is not None and decision in self._by_decision)
+        ):
+            return
+        entry = _Pending(
+            proposal_id,
+            client,
+            decision,
+            proposal.symbol,
+            proposal.side,
+            proposal.quantity,
+            expires_at,
+        )
+        self._by_proposal[proposal_id] = entry
+        if client is not None:
+            self._by_client[client] = entry
+        if decision is not None:
+            self._by_decision[decision] = entry
         self._order.append(entry)
         self._shift(entry, entry.remaining)
 
@@ -65,16 +80,18 @@ class PendingOrders:
 
     def on_update(self, update: OrderUpdate) -> None:
         """Shrinks the order's entry by a fill, and drops it when the order has ended."""
-        entry = self._by_key.get(f"c:{update.client_order_id}")
+        entry = self._by_client.get(update.client_order_id)
         if entry is None and update.decision_id is not None:
-            entry = self._by_key.get(f"d:{update.decision_id}")
+            entry = self._by_decision.get(update.decision_id)
         if entry is None:
             return
-        if update.fill is not None:
-            filled = min(update.fill.quantity, entry.remaining)
+        fill = update.fill
+        if fill is not None:
+            filled = min(fill.quantity, entry.remaining)
             entry.remaining -= filled
             self._shift(entry, -filled)
-        if update.status.is_terminal or entry.remaining <= 0:
+        # The cheap test first: a filled entry is dropped without asking the status.
+        if entry.remaining <= ZERO or update.status.is_terminal:
             self._drop(entry)
 
     def expire(self, now: datetime) -> None:
@@ -87,10 +104,13 @@ class PendingOrders:
         return len(self._order)
 
     def _drop(self, entry: _Pending) -> None:
-        if self._by_key.get(entry.keys[0]) is not entry:
+        if self._by_proposal.get(entry.proposal_id) is not entry:
             return
-        for key in entry.keys:
-            self._by_key.pop(key, None)
+        del self._by_proposal[entry.proposal_id]
+        if entry.client_order_id is not None:
+            self._by_client.pop(entry.client_order_id, None)
+        if entry.decision_id is not None:
+            self._by_decision.pop(entry.decision_id, None)
         self._shift(entry, -entry.remaining)
         entry.remaining = ZERO
         try:

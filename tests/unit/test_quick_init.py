@@ -11,10 +11,14 @@ from typing import Any
 
 import pytest
 
+from atp.agents import strategy
+from atp.backtest import equity, metrics, trades
 from atp.backtest import model as backtest_model
 from atp.brokers import models as broker_models
 from atp.core import events, proposals
 from atp.core.frozen import quick_init
+from atp.marketdata import align
+from atp.meta import coordinator, voting
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +50,8 @@ class _Checked:
 
 def _quickened() -> list[type[Any]]:
     found = []
-    for module in (events, proposals, broker_models, backtest_model):
+    modules = (events, proposals, broker_models, backtest_model, strategy, equity, metrics, trades)
+    for module in (*modules, align, coordinator, voting):
         for value in vars(module).values():
             defined_here = isinstance(value, type) and value.__module__ == module.__name__
             if defined_here and getattr(value.__init__, "quick_init", False):
@@ -57,6 +62,7 @@ def _quickened() -> list[type[Any]]:
 def test_the_hot_events_are_quickened() -> None:
     names = {cls.__name__ for cls in _quickened()}
     assert {"MarketSignal", "OrderIntent", "MetaDecision", "OrderUpdate", "Order"} <= names
+    assert {"Ballot", "VoteOutcome", "DecisionResult", "StrategySignal", "BarBatch"} <= names
 
 
 @pytest.mark.parametrize("cls", _quickened(), ids=lambda cls: cls.__name__)

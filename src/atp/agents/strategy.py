@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from atp.core.enums import Action
 from atp.core.errors import InvalidInput
 from atp.core.events import MarketSignal
+from atp.core.frozen import quick_init
 from atp.core.ids import Symbol
 
 API_VERSION = 1
@@ -52,6 +53,7 @@ class StrategyParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StrategySignal:
     """A strategy's opinion on one bar.

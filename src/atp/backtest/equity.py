@@ -20,9 +20,11 @@ import numpy.typing as npt
 
 from atp.backtest.columns import SymbolColumns, close_decimals, from_ns, scaled
 from atp.backtest.model import EquityPoint
+from atp.core.frozen import quick_init
 from atp.core.money import ZERO
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Segment:
     """The account from traded bar `start` on: cash and (symbol slot, quantity) in ledger order."""

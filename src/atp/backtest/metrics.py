@@ -21,9 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from atp.core.frozen import quick_init
+
 PERIODS_PER_YEAR = 252
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ClosedTrade:
     """A round trip: a position opened and closed (or reduced) in one symbol, with its P&L."""

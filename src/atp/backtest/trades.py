@@ -13,9 +13,11 @@ from decimal import Decimal
 
 from atp.backtest.metrics import ClosedTrade
 from atp.core.enums import Side
+from atp.core.frozen import quick_init
 from atp.core.money import ZERO
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class TradeFill:
     """The part of a fill round-trip accounting needs."""

@@ -15,9 +15,11 @@ from datetime import datetime
 
 from atp.core.errors import InvalidInput
 from atp.core.events import MarketSignal
+from atp.core.frozen import quick_init
 from atp.marketdata.catalog import BarSeries
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BarBatch:
     """Every bar that shares one timestamp, one per symbol at most."""

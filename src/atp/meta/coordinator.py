@@ -30,6 +30,7 @@ from atp.core.events import (
     RiskViolation,
     Vote,
 )
+from atp.core.frozen import quick_init
 from atp.core.ids import AgentId, DecisionId, client_order_id_for, derive_id
 from atp.core.money import ZERO, normalize
 from atp.core.proposals import OrderProposal, RiskGate, RiskVerdict
@@ -58,6 +59,7 @@ SERVICE = "meta-agent"
 _ANSWERS: tuple[Action | None, ...] = (*Action, None)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DecisionResult:
     """A closed window's decision, the violations to publish, and figures for the metrics."""

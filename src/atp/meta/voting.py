@@ -28,6 +28,7 @@ from decimal import Decimal
 from atp.core.enums import Action
 from atp.core.errors import InvalidInput
 from atp.core.events import Tally
+from atp.core.frozen import quick_init
 from atp.core.ids import AgentId, IntentId
 from atp.core.money import ZERO
 from atp.meta.count import (
@@ -81,6 +82,7 @@ __all__ = [
 ]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Ballot:
     """One agent's part in a window: its answer (None = abstained), weight and confidence."""
@@ -94,6 +96,7 @@ class Ballot:
     reason: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class VoteOutcome:
     """The result of a vote: what to do, how much, the tally and why (`verdict`).

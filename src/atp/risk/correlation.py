@@ -1,9 +1,11 @@
 """Correlation buckets: configured groups, plus groups derived from rolling return correlation.
 
-Returns are floats (indicator maths, never booked). A symbol joins the derivation once it has a
-return at each of the last `min_observations` bar times; two such symbols whose Pearson
-correlation over the common window reaches the threshold share a bucket, and buckets are the
-connected groups of that relation. Configured buckets win: a configured symbol is never moved.
+Returns are floats (indicator maths, never booked). Each is kept as its exact Decimal until a
+derivation first reads it, so the returns of a lone symbol (which never groups) are never
+converted. A symbol joins the derivation once it has a return at each of the last
+`min_observations` bar times; two such symbols whose Pearson correlation over the common window
+reaches the threshold share a bucket, and buckets are the connected groups of that relation.
+Configured buckets win: a configured symbol is never moved.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from atp.core.ids import Symbol
+from atp.core.money import ZERO
 from atp.risk.config import CorrelationConfig
+
+# Decimal operands, not ints: an int is converted to a Decimal on every operation.
+_ONE = Decimal(1)
 
 
 class ReturnCorrelations:
@@ -23,7 +29,7 @@ class ReturnCorrelations:
     def __init__(self, config: CorrelationConfig) -> None:
         self._config = config
         self._last_close: dict[Symbol, Decimal] = {}
-        self._returns: dict[Symbol, dict[datetime, float]] = {}
+        self._returns: dict[Symbol, dict[datetime, Decimal | float]] = {}
         self._times: deque[datetime] = deque()
         self._new_times = 0
 
@@ -33,17 +39,23 @@ class ReturnCorrelations:
 
     def on_close(self, symbol: Symbol, at: datetime, close: Decimal) -> bool:
         """Records a bar close; returns True when buckets are due to be derived again."""
-        previous = self._last_close.get(symbol)
-        self._last_close[symbol] = close
-        if previous is None or previous <= 0:
+        last_close = self._last_close
+        previous = last_close.get(symbol)
+        last_close[symbol] = close
+        if previous is None or previous <= ZERO:
             return False
-        returns = self._returns.setdefault(symbol, {})
-        returns[at] = float(close / previous - 1)
-        if not self._times or at > self._times[-1]:
-            self._times.append(at)
+        # get-then-create: setdefault would build (and drop) a dict on every close.
+        returns = self._returns.get(symbol)
+        if returns is None:
+            returns = self._returns[symbol] = {}
+        returns[at] = close / previous - _ONE
+        times = self._times
+        if not times or at > times[-1]:
+            times.append(at)
             self._new_times += 1
-            while len(self._times) > self._config.window:
-                oldest = self._times.popleft()
+            window = self._config.window
+            while len(times) > window:
+                oldest = times.popleft()
                 for series in self._returns.values():
                     series.pop(oldest, None)
         if self._new_times >= self._config.recompute_every:
@@ -53,6 +65,8 @@ class ReturnCorrelations:
 
     def derive(self, exclude: set[Symbol]) -> dict[Symbol, str]:
         """Groups symbols (not in `exclude`) whose returns correlate at or above the threshold."""
+        if len(self._returns) - len(exclude.intersection(self._returns)) < 2:
+            return {}  # fewer than two candidates: nothing to group, so no vector is built
         # The newest bar time is still arriving (this very close opened it): leave it out.
         times = list(self._times)[:-1]
         if len(times) < self._config.min_observations:
@@ -61,9 +75,8 @@ class ReturnCorrelations:
         for symbol, series in self._returns.items():
             if symbol in exclude:
                 continue
-            recent = [series.get(t) for t in times]
             # The common window: the longest run of recent times every symbol has.
-            values = _tail_without_gaps(recent)
+            values = _recent_run(series, times)
             if len(values) >= self._config.min_observations:
                 vectors[symbol] = values
         if len(vectors) < 2:
@@ -100,14 +113,21 @@ class ReturnCorrelations:
         return result
 
 
-def _tail_without_gaps(values: list[float | None]) -> list[float]:
-    tail: list[float] = []
-    for value in reversed(values):
+def _recent_run(series: dict[datetime, Decimal | float], times: list[datetime]) -> list[float]:
+    """The returns at the latest of `times` up to the first gap, oldest first, as floats.
+
+    A return read for the first time is converted and stored back as a float: once each.
+    """
+    run: list[float] = []
+    for at in reversed(times):
+        value = series.get(at)
         if value is None:
             break
-        tail.append(value)
-    tail.reverse()
-    return tail
+        if not isinstance(value, float):
+            value = series[at] = float(value)
+        run.append(value)
+    run.reverse()
+    return run
 
 
 def _standardize(values: list[float]) -> list[float] | None:

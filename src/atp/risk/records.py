@@ -17,6 +17,7 @@ from atp.risk import rules
 from atp.risk.context import money
 
 SERVICE = "risk"
+ENGINE_ACTOR = "risk-engine"  # the actor of changes the engine makes on its own
 RESTORING = "risk_restoring"
 
 RESTORING_CHECK = RiskCheck(

@@ -217,7 +217,8 @@ class RiskEngine(RestoreFromHistory):
         elif now >= self._calendar.next_boundary:
             self._roll_day(now)
         self.book.mark(signal.symbol, signal.close)
-        if self._correlations.on_close(signal.symbol, signal.timestamp, signal.close):
+        due = self._correlations.on_close(signal.symbol, signal.timestamp, signal.close)
+        if due and self._config.correlation.derive:
             self._derived_buckets = self._correlations.derive(
                 exclude=set(self._configured_buckets())
             )
@@ -295,6 +296,8 @@ class RiskEngine(RestoreFromHistory):
         self._config = config
         self._pending_ttl = ttl(config.pending_ttl_seconds)
         self._correlations.reconfigure(config.correlation)
+        if not config.correlation.derive:
+            self._derived_buckets = {}  # only the configured buckets from now on
         self._rebuild_buckets()
         maxlen = config.violations_kept
         if self.violations.maxlen != maxlen:

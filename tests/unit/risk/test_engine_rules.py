@@ -263,6 +263,38 @@ def test_buckets_are_derived_from_rolling_return_correlation() -> None:
     assert engine.bucket_of(Symbol("CCC")) is None
 
 
+def test_with_derive_off_only_configured_buckets_exist_and_derived_ones_are_dropped() -> None:
+    correlated = CorrelationConfig(
+        max_bucket_gross=Decimal(10_000),
+        threshold=0.9,
+        window=10,
+        min_observations=5,
+        recompute_every=1,
+    )
+
+    def feed(engine: RiskEngine) -> None:
+        for day, close in enumerate(["100", "102", "101", "104", "103", "107", "106", "110"]):
+            at = START + timedelta(days=day)
+            mark(engine, "AAA", close, at)
+            mark(engine, "BBB", str(Decimal(close) * 2), at)
+
+    never, _ = engine_with(correlation=correlated.model_copy(update={"derive": False}))
+    feed(never)
+    assert never.bucket_of(Symbol("AAA")) is None
+    assert never.check(proposal("AAA", Side.BUY, 150, "100")).approved  # 15,000 > the cap
+
+    switched, _ = engine_with(correlation=correlated)
+    feed(switched)
+    assert switched.bucket_of(Symbol("AAA")) is not None
+    switched.set_config(
+        switched.config.model_copy(
+            update={"correlation": correlated.model_copy(update={"derive": False})}
+        ),
+        actor="ops",
+    )
+    assert switched.bucket_of(Symbol("AAA")) is None
+
+
 def test_a_blocked_symbol_refuses_new_exposure_but_lets_a_position_be_reduced() -> None:
     engine, _ = engine_with()
     buy_and_fill(engine, "AAPL", 10, "100")

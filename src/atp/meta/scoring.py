@@ -20,12 +20,17 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from atp.core.enums import Action
 from atp.core.events import OrderIntent
 from atp.core.ids import AgentId, SignalId, Symbol
 from atp.core.money import ZERO
 from atp.meta.config import ScoringConfig
 
 PRIOR_SKILL = 0.5
+
+# The sign of the side an action trades (`Action.as_side().sign`); a hold has none. A constant
+# map: an enum method and a property per recorded intent cost more than the rest of `record`.
+_SIGN: dict[Action, int] = {Action.BUY: 1, Action.SELL: -1}
 
 
 @dataclass(slots=True)
@@ -54,7 +59,8 @@ class AgentScore:
 
 @dataclass(slots=True)
 class _Pending:
-    agent_id: AgentId
+    # The agent's own score record (created by `record`), so judging needs no lookup.
+    score: AgentScore
     signal_id: SignalId
     sign: int
     quantity: Decimal
@@ -108,15 +114,15 @@ class AgentScorer:
         """Starts following a decided intent; holds are counted but have nothing to score."""
         score = self.score(intent.agent_id)
         score.intents += 1
-        side = intent.action.as_side()
-        if side is None:
+        sign = _SIGN.get(intent.action)
+        if sign is None:
             return
         self._book(intent.symbol).pending.append(
             # Positional (in field order): this runs for every decided intent.
             _Pending(
-                intent.agent_id,
+                score,
                 intent.signal_id,
-                side.sign,
+                sign,
                 intent.quantity,
                 intent.confidence,
                 intent.reference_price,
@@ -133,13 +139,16 @@ class AgentScorer:
 
         A redelivered bar is ignored. Returns the agents whose score changed.
         """
-        if signal_id in self._seen:
+        seen = self._seen
+        if signal_id in seen:
             return []
-        self._seen[signal_id] = None
-        if len(self._seen) > self._remember:
-            self._seen.popitem(last=False)
+        seen[signal_id] = None
+        if len(seen) > self._remember:
+            seen.popitem(last=False)
         book = self._book(symbol)
         book.last_close = close
+        if not book.pending:
+            return []
         changed: list[AgentId] = []
         waiting: list[_Pending] = []
         for pending in book.pending:
@@ -150,9 +159,10 @@ class AgentScorer:
                 waiting.append(pending)
                 continue
             self._judge(pending, close)
-            changed.append(pending.agent_id)
+            changed.append(pending.score.agent_id)
         book.pending = waiting
-        return sorted(set(changed)) if changed else changed
+        # Usually one intent comes due per bar: a single id needs no dedup or sort.
+        return sorted(set(changed)) if len(changed) > 1 else changed
 
     def _book(self, symbol: Symbol) -> _SymbolBook:
         # Not `setdefault(symbol, _SymbolBook())`: that builds a book on every bar.
@@ -164,7 +174,7 @@ class AgentScorer:
     def _judge(self, pending: _Pending, close: Decimal) -> None:
         move = close - pending.reference_price
         hit = 1 if move * pending.sign > 0 else 0
-        score = self.score(pending.agent_id)
+        score = pending.score
         score.scored += 1
         score.hits += hit
         score.pnl += pending.sign * pending.quantity * move

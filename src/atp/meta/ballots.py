@@ -15,16 +15,28 @@ from atp.meta.window import DecisionWindow
 COMPLETE = "complete"
 TIMEOUT = "timeout"
 
+# Read per intent and per ballot: module constants, as an enum member or `.value` read costs
+# more than the dict lookup or the alias.
+_HOLD = Action.HOLD
+# A ballot's answer as listed in a decision (None: abstained).
+_VOTE_TEXT: dict[Action | None, str] = {
+    **{action: action.value for action in Action},
+    None: "abstain",
+}
+
 
 def valid_intent(intent: OrderIntent) -> bool:
     """True if the intent keeps the contract: confidence in [0, 1], a positive quantity to trade."""
-    if not math.isfinite(intent.confidence) or not 0.0 <= intent.confidence <= 1.0:
+    confidence = intent.confidence
+    if not math.isfinite(confidence) or not 0.0 <= confidence <= 1.0:
         return False
-    if not intent.quantity.is_finite() or intent.quantity < 0:
+    quantity = intent.quantity
+    if not quantity.is_finite() or quantity < 0:
         return False
-    if intent.action is not Action.HOLD and intent.quantity == 0:
+    if quantity == 0 and intent.action is not _HOLD:
         return False
-    return intent.reference_price.is_finite() and intent.reference_price >= 0
+    reference_price = intent.reference_price
+    return reference_price.is_finite() and reference_price >= 0
 
 
 def ballot_of(window: DecisionWindow, agent_id: AgentId) -> Ballot:
@@ -51,14 +63,15 @@ def abstention(ballot: Ballot) -> Ballot:
 
 def vote_of(ballot: Ballot) -> Vote:
     """The wire form of a ballot, as listed in a decision."""
+    # Positional (in field order): one per ballot of every decision.
     return Vote(
-        agent_id=ballot.agent_id,
-        vote=ballot.action.value if ballot.action is not None else "abstain",
-        quantity=ballot.quantity,
-        confidence=ballot.confidence,
-        weight=ballot.weight,
-        intent_id=ballot.intent_id,
-        reason=ballot.reason,
+        ballot.agent_id,
+        _VOTE_TEXT[ballot.action],
+        ballot.quantity,
+        ballot.confidence,
+        ballot.weight,
+        ballot.intent_id,
+        ballot.reason,
     )
 
 

@@ -14,7 +14,9 @@ class Side(StrEnum):
     @property
     def sign(self) -> int:
         """+1 for buy, -1 for sell: the sign a fill gives a position change."""
-        return 1 if self is Side.BUY else -1
+        # The module's alias, not `Side.BUY`: on Python 3.11 every member read through the
+        # class goes through EnumType.__getattr__ (about 80 ns, more than the rest of this).
+        return 1 if self is _BUY else -1
 
 
 class Action(StrEnum):
@@ -30,11 +32,12 @@ class Action(StrEnum):
 
     def as_side(self) -> Side | None:
         """The order side this action trades, or None for hold."""
-        if self is Action.BUY:
-            return Side.BUY
-        if self is Action.SELL:
-            return Side.SELL
-        return None
+        # A table rather than `Action.BUY`/`Side.BUY` reads (see `Side.sign`).
+        return _SIDE_OF_ACTION.get(self)
+
+
+_BUY = Side.BUY
+_SIDE_OF_ACTION = {Action.BUY: Side.BUY, Action.SELL: Side.SELL}
 
 
 class OrderType(StrEnum):

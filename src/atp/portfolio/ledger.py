@@ -22,6 +22,8 @@ from atp.core.money import ZERO
 
 _ONE = Decimal(1)
 _MINUS_ONE = Decimal(-1)
+# Read through the class, a member costs about 80 ns on Python 3.11 (EnumType.__getattr__).
+_BUY = Side.BUY
 
 
 @dataclass(slots=True)
@@ -37,15 +39,20 @@ class Position:
     @property
     def market_value(self) -> Decimal:
         """Signed value at the last price (at average cost if never marked)."""
-        price = self.last_price if self.last_price is not None else self.average_cost
+        price = self.last_price
+        if price is None:
+            price = self.average_cost
         return self.quantity * price
 
     @property
     def unrealized_pnl(self) -> Decimal:
         """Profit of the open quantity against its average cost, at the last price."""
-        if self.last_price is None or self.quantity == 0:
+        # Compared with the Decimal ZERO, not the int 0: no int conversion per reading.
+        price = self.last_price
+        quantity = self.quantity
+        if price is None or quantity == ZERO:
             return ZERO
-        return (self.last_price - self.average_cost) * self.quantity
+        return (price - self.average_cost) * quantity
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +121,7 @@ class Ledger:
             position = self._positions[symbol] = Position(symbol)
         # `quantity * side.sign` without the int multiply: unary + and - round to the context
         # exactly as that product does, so the value is the same to the last digit.
-        signed = +quantity if side is Side.BUY else -quantity
+        signed = +quantity if side is _BUY else -quantity
         old = position.quantity
         long_before = old > ZERO
         if old == ZERO or long_before == (signed > ZERO):
@@ -122,7 +129,10 @@ class Ledger:
             position.average_cost = (old * position.average_cost + signed * price) / new_quantity
             position.quantity = new_quantity
         else:
-            closed = min(abs(old), quantity)
+            # min(abs(old), quantity) spelt out (half the cost): on a tie min keeps its first
+            # argument, and so does this, so equal values of different exponents stay apart.
+            held = abs(old)
+            closed = quantity if quantity < held else held
             direction = _ONE if long_before else _MINUS_ONE
             position.realized_pnl += (price - position.average_cost) * closed * direction
             new_quantity = old + signed

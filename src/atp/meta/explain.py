@@ -23,7 +23,11 @@ _MEAN_OF = {
 }
 
 
-_LISTED = (Action.BUY, Action.SELL, Action.HOLD)
+# Each action's word, read per decision several times: a dict lookup costs a fraction of an
+# enum's `.value`.
+_WORD = {action: action.value for action in Action}
+# The answers in the order the listing gives them, with their words.
+_LISTED = tuple((action, _WORD[action]) for action in (Action.BUY, Action.SELL, Action.HOLD))
 
 
 def _named(ballots: Sequence[Ballot]) -> dict[Action | None, str]:
@@ -33,12 +37,17 @@ def _named(ballots: Sequence[Ballot]) -> dict[Action | None, str]:
     """
     groups: dict[Action | None, list[str]] = {}
     for ballot in ballots:
-        groups.setdefault(ballot.action, []).append(ballot.agent_id)
+        # Not `setdefault(action, [])`: that builds a list for every ballot.
+        group = groups.get(ballot.action)
+        if group is None:
+            groups[ballot.action] = [ballot.agent_id]
+        else:
+            group.append(ballot.agent_id)
     return {action: ", ".join(sorted(names)) for action, names in groups.items()}
 
 
 def _listing(named: dict[Action | None, str]) -> str:
-    parts = [f"{action.value}: {named[action]}" for action in _LISTED if action in named]
+    parts = [f"{word}: {named[action]}" for action, word in _LISTED if action in named]
     parts.append(f"abstained: {named.get(None, 'none')}")
     return "; ".join(parts)
 
@@ -63,29 +72,24 @@ def _lot_text(lot: Decimal) -> str:
 
 
 def _quantity_sentence(
-    outcome: VoteOutcome, ballots: Sequence[Ballot], lot: Decimal, quantity: str
+    outcome: VoteOutcome, ballots: Sequence[Ballot], lot: Decimal, side: str, quantity: str
 ) -> str:
-    assert outcome.side is not None
     winners = outcome.winners
-    quantities = ", ".join(
-        [
-            f"{b.agent_id} {normalize(b.quantity)}"
-            for b in sorted(ballots, key=_agent_of)
-            if b.agent_id in winners
-        ]
-    )
+    # The winners' ballots, then sorted: the same list as filtering the sorted ballots (a
+    # stable sort keeps equal ids in ballot order), without sorting the other ballots.
+    listed = [b for b in ballots if b.agent_id in winners]
+    listed.sort(key=_agent_of)
+    quantities = ", ".join([f"{b.agent_id} {normalize(b.quantity)}" for b in listed])
     return (
-        f"Quantity: {_MEAN_OF.get(outcome.strategy, 'mean')} of the {outcome.side.value} "
+        f"Quantity: {_MEAN_OF.get(outcome.strategy, 'mean')} of the {side} "
         f"voters' quantities ({quantities}) = {normalize(outcome.raw_quantity)}, rounded down "
         f"to lots of {_lot_text(lot)} = {quantity}."
     )
 
 
-def _side_sentence(outcome: VoteOutcome, named: dict[Action | None, str]) -> str:
-    """Why the winning side won (for a trade, or a win that rounded to zero)."""
-    assert outcome.side is not None
+def _side_sentence(outcome: VoteOutcome, named: dict[Action | None, str], side: str) -> str:
+    """Why the winning side (`side`: its word) won (for a trade, or a win rounded to zero)."""
     tally = outcome.tally
-    side = outcome.side.value
     names = named.get(outcome.side, "")
     score = getattr(tally, side)
     if outcome.strategy == "majority":
@@ -145,16 +149,19 @@ def explain(outcome: VoteOutcome, ballots: Sequence[Ballot], lot: Decimal) -> st
     named = _named(ballots)
     listing = f"Votes ({outcome.strategy}): {_listing(named)}."
     if outcome.verdict == voting.TRADED:
-        # The traded quantity appears twice in the text: normalized once.
+        assert outcome.side is not None
+        # The traded quantity and the side's word appear twice in the text: formatted once.
         quantity = str(normalize(outcome.quantity))
+        side = _WORD[outcome.side]
         return (
-            f"{outcome.action.value} {quantity}: {_side_sentence(outcome, named)}. {listing} "
-            f"{_quantity_sentence(outcome, ballots, lot, quantity)}"
+            f"{_WORD[outcome.action]} {quantity}: {_side_sentence(outcome, named, side)}. "
+            f"{listing} {_quantity_sentence(outcome, ballots, lot, side, quantity)}"
         )
     if outcome.verdict == voting.ZERO_QUANTITY:
         assert outcome.side is not None
+        side = _WORD[outcome.side]
         return (
-            f"hold: {outcome.side.value} won ({_side_sentence(outcome, named)}) but the "
+            f"hold: {side} won ({_side_sentence(outcome, named, side)}) but the "
             f"combined quantity {normalize(outcome.raw_quantity)} rounds down to zero lots of "
             f"{_lot_text(lot)}. {listing}"
         )

@@ -1,10 +1,12 @@
 """Backtest runs as a service: start in a worker thread, report progress, cancel, keep results.
 
 The engine is CPU-bound and synchronous, so each run goes to a thread and the event loop (HTTP,
-NATS) stays responsive. Finished runs are kept in memory and written under `<var_dir>/backtests/
-<run id>/` (results.json, trades.csv, equity.csv, report.html) until the storage area's SQL
-tables take over; a restarted service lists the runs it finds there. Each finished (or failed)
-run is published as a `BacktestResult` on `backtest.results`.
+NATS) stays responsive. Runs are kept in memory and under `<var_dir>/backtests/<run id>/`:
+run.json from the moment a run is accepted, then results.json, trades.csv, equity.csv and
+report.html once it ends. A restarted service lists the runs it finds there, and resumes the
+ones that had not ended (a stop or a crash interrupted them; a run is deterministic, so running
+it again gives what the first attempt would have). Each ended run is published as a
+`BacktestResult` on `backtest.results` (and stored from there in the SQL `backtest_runs` table).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -68,7 +71,14 @@ class RunManager:
         self._publish = publish
         self._runs: dict[RunId, RunState] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unfinished: list[RunState] = []  # stored runs a stop or a crash interrupted
+        self._stopping = False
         self._load_stored()
+
+    @property
+    def store_dir(self) -> Path:
+        """Where runs (and what else the service keeps across restarts) are written."""
+        return self._store
 
     def start(self, request: BacktestRequest) -> RunState:
         """Validates `request` (InvalidInput on bad input) and starts it in the background."""
@@ -77,10 +87,22 @@ class RunManager:
         run_id = RunId(new_event_id())
         state = RunState(run_id, request, created_at=self._clock.now())
         self._runs[run_id] = state
+        self._write_meta(state)  # known from now on, also to a restarted service
+        self._launch(state)
+        return state
+
+    def resume(self) -> list[RunId]:
+        """Starts again the stored runs that never ended; returns their ids."""
+        resumed, self._unfinished = self._unfinished, []
+        for state in resumed:
+            log.info("resuming backtest %s (interrupted before it ended)", state.run_id)
+            self._launch(state)
+        return [state.run_id for state in resumed]
+
+    def _launch(self, state: RunState) -> None:
         task = asyncio.get_running_loop().create_task(self._execute(state))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return state
 
     def get(self, run_id: str) -> RunState:
         """The run `run_id`; NotFound if unknown."""
@@ -121,7 +143,12 @@ class RunManager:
         return state
 
     async def close(self) -> None:
-        """Cancels running runs and waits for their threads to notice."""
+        """Stops running runs and waits for their threads to notice.
+
+        A run stopped this way is not cancelled: it stays stored as not ended, and the next
+        start of the service resumes it.
+        """
+        self._stopping = True
         for state in self._runs.values():
             state.cancel.set()
         if self._tasks:
@@ -137,6 +164,9 @@ class RunManager:
         try:
             outcome = await loop.run_in_executor(None, self._run_sync, state, progress)
         except Cancelled:
+            if self._stopping:
+                state.done.set()  # left stored as not ended: resumed by the next start
+                return
             state.status = "cancelled"
         except Exception as exc:
             log.exception("backtest %s failed", state.run_id)
@@ -161,8 +191,7 @@ class RunManager:
         (folder / "report.html").write_text(report, encoding="utf-8")
         return outcome
 
-    async def _announce(self, state: RunState) -> None:
-        result = self.result_event(state)
+    def _write_meta(self, state: RunState) -> None:
         folder = self._store / state.run_id
         folder.mkdir(parents=True, exist_ok=True)
         meta = {
@@ -173,7 +202,14 @@ class RunManager:
             "finished_at": state.finished_at.isoformat() if state.finished_at else None,
             "request": state.request.model_dump(mode="json"),
         }
-        (folder / "run.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        # Written whole, then renamed: a crash leaves the old run.json or the new one.
+        staged = folder / "run.json.tmp"
+        staged.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        os.replace(staged, folder / "run.json")
+
+    async def _announce(self, state: RunState) -> None:
+        result = self.result_event(state)
+        self._write_meta(state)
         if self._publish is not None:
             try:
                 await self._publish(result)
@@ -233,3 +269,6 @@ class RunManager:
                 log.warning("skipping unreadable stored run %s: %s", meta_path.parent, exc)
                 continue
             self._runs[state.run_id] = state
+            if state.status in ("queued", "running"):
+                state.status = "queued"
+                self._unfinished.append(state)

@@ -48,13 +48,14 @@ class BacktesterService:
         self._metrics = metrics
 
     async def start(self) -> None:
-        """Connects to NATS when no bus was given."""
+        """Connects to NATS when no bus was given; resumes the runs a stop interrupted."""
         if self._bus is None:
             from atp.bus.nats import NatsBus
 
             self._bus = await NatsBus.connect(
                 self.settings.effective_nats_url, client_name="backtester", metrics=self._metrics
             )
+        self.manager.resume()
 
     async def stop(self) -> None:
         """Cancels running backtests, then closes the bus if this service opened it."""

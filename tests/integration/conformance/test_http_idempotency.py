@@ -133,3 +133,63 @@ async def test_backtest_start_with_one_idempotency_key_starts_one_run(
     assert other_body.status_code == 422
     error = other_body.json()
     assert error["code"] == "invalid_input" and "run-1" in error["message"]
+
+
+# Long enough (two years, three agents, every voting strategy) to still be running when stopped.
+LONG_BODY = {
+    "start_date": "2023-01-01T00:00:00",
+    "end_date": "2024-12-31T23:59:59",
+    "symbols": ["AAPL", "MSFT"],
+    "strategies": ["sma_crossover", "momentum", "mean_reversion"],
+    "compare_voting_strategies": ["majority", "weighted", "unanimous", "confidence_weighted"],
+    "initial_balance": 100000,
+}
+
+
+async def test_a_stopped_run_resumes_and_a_retry_after_the_restart_starts_nothing(
+    fresh_nats_server: EmbeddedNats, tmp_path: Path
+) -> None:
+    settings = AtpSettings(var_dir=tmp_path, backtester_port=0)
+    headers = {"Idempotency-Key": "across-a-restart"}
+
+    async def serve() -> tuple[Any, Any]:
+        bus = await connect(fresh_nats_server.url, "backtester")
+        service = await backtester(settings, bus=bus)
+        await service.start()
+        return service, bus
+
+    service, bus = await serve()
+    try:
+        transport = httpx.ASGITransport(app=service.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://backtester") as client:
+            first = await client.post("/backtest/start", json=LONG_BODY, headers=headers)
+    finally:
+        await service.stop()  # the run is interrupted, not cancelled
+        await bus.close()
+    run_id = first.json()["run_id"]
+
+    service, bus = await serve()
+    try:
+        transport = httpx.ASGITransport(app=service.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://backtester") as client:
+            listed_on_restart = (await client.get("/backtest")).json()["runs"]
+            retry = await client.post("/backtest/start", json=LONG_BODY, headers=headers)
+            other_body = await client.post(
+                "/backtest/start", json={**LONG_BODY, "initial_balance": 5}, headers=headers
+            )
+            await service.manager.wait(run_id)
+            ended = (await client.get(f"/backtest/{run_id}")).json()
+            runs = (await client.get("/backtest")).json()["runs"]
+        results = await bus.history(BACKTEST_RESULTS)
+    finally:
+        await service.stop()
+        await bus.close()
+
+    assert first.status_code == 202, first.text
+    assert [(r["run_id"], r["status"]) for r in listed_on_restart] == [(run_id, "queued")]
+    assert (retry.status_code, retry.json()) == (202, first.json())
+    assert other_body.status_code == 422 and "across-a-restart" in other_body.json()["message"]
+    assert ended["status"] == "finished" and ended["results"]["fills"]
+    assert [r["run_id"] for r in runs] == [run_id]
+    # Published once, when it ended: the interrupted attempt published nothing.
+    assert [e.payload.run_id for e in results] == [run_id]

@@ -7,17 +7,21 @@ run goes on in the background; `GET /backtest/{id}` shows its status, progress a
 
 With an `Idempotency-Key` header a retry gets the first answer back unchanged and starts no
 second run; the same key with a different body is refused with a 422 naming the key. The first
-answers are kept in memory, in the app's state, for the newest `IDEMPOTENCY_KEYS_KEPT` keys (the
-run manager keeps its runs in memory too; a restarted service forgets both).
+answers are written beside the runs (`<var_dir>/backtests/idempotency/`, one small file per key,
+named by the key's SHA-256) and the newest `IDEMPOTENCY_KEYS_KEPT` are also held in memory, so a
+retry after a restart of the service gets its first answer too, and its run (resumed by the
+restart if it had not ended).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request
@@ -80,15 +84,19 @@ class _FirstStart:
 
 
 class StartAnswers:
-    """The first answer of `POST /backtest/start` per `Idempotency-Key`, newest keys kept."""
+    """The first answer of `POST /backtest/start` per `Idempotency-Key`, kept in `folder`.
 
-    def __init__(self, kept: int = IDEMPOTENCY_KEYS_KEPT) -> None:
+    The newest `kept` keys are also held in memory; an older one is read back from its file.
+    """
+
+    def __init__(self, folder: FilePath, kept: int = IDEMPOTENCY_KEYS_KEPT) -> None:
+        self._folder = folder
         self._kept = kept
         self._answers: OrderedDict[str, _FirstStart] = OrderedDict()
 
     def replay(self, key: str, fingerprint: str) -> RunStatus | None:
         """The first answer under `key`, or None; InvalidInput if it answered another body."""
-        first = self._answers.get(key)
+        first = self._answers.get(key) or self._read(key)
         if first is None:
             return None
         if first.fingerprint != fingerprint:
@@ -98,16 +106,41 @@ class StartAnswers:
         return first.answer
 
     def remember(self, key: str, fingerprint: str, answer: RunStatus) -> None:
-        """Keeps `answer` as the first answer under `key`."""
-        self._answers[key] = _FirstStart(fingerprint, answer)
+        """Keeps `answer` as the first answer under `key` (on disk before it is given)."""
+        first = _FirstStart(fingerprint, answer)
+        self._folder.mkdir(parents=True, exist_ok=True)
+        record = {"key": key, "fingerprint": fingerprint, "answer": answer.model_dump(mode="json")}
+        staged = self._path(key).with_suffix(".tmp")
+        staged.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(staged, self._path(key))  # whole or absent, even after a crash
+        self._hold(key, first)
+
+    def _read(self, key: str) -> _FirstStart | None:
+        try:
+            record = json.loads(self._path(key).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        if record.get("key") != key:  # a different key with the same SHA-256: not this one
+            return None
+        first = _FirstStart(record["fingerprint"], RunStatus.model_validate(record["answer"]))
+        self._hold(key, first)
+        return first
+
+    def _hold(self, key: str, first: _FirstStart) -> None:
+        self._answers[key] = first
+        self._answers.move_to_end(key)
         if len(self._answers) > self._kept:
             self._answers.popitem(last=False)
+
+    def _path(self, key: str) -> FilePath:
+        return self._folder / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
 
 
 def _start_answers(request: Request) -> StartAnswers:
     answers: StartAnswers | None = getattr(request.app.state, "backtest_start_answers", None)
     if answers is None:
-        answers = request.app.state.backtest_start_answers = StartAnswers()
+        folder = _manager(request).store_dir / "idempotency"
+        answers = request.app.state.backtest_start_answers = StartAnswers(folder)
     return answers
 
 

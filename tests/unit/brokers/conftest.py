@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+from tests.support import daily_bar, meta_decision
 
 from atp.brokers.paper.config import PaperVenueConfig
 from atp.bus.memory import InMemoryBus
 from atp.bus.risk_rpc import decode_request, encode_reply
 from atp.bus.subjects import RPC_RISK_CHECK
 from atp.core.clock import SimulatedClock
-from atp.core.enums import Action, OrderType, TradingState
-from atp.core.events import MarketSignal, MetaDecision, Tally, envelope_for
-from atp.core.ids import DecisionId, SignalId, Symbol, client_order_id_for
+from atp.core.enums import Action
+from atp.core.events import MarketSignal, MetaDecision, envelope_for
 from atp.risk.config import RiskEngineConfig
 from atp.risk.engine import RiskEngine
 from atp.services.broker_adapters import BrokerAdaptersService, BrokerServiceConfig, bootstrap
@@ -27,19 +26,7 @@ T0 = datetime(2024, 1, 2, 21, tzinfo=UTC)
 
 
 def signal(symbol: str, day: int, close: str, volume: str = "1000000") -> MarketSignal:
-    price = Decimal(close)
-    return MarketSignal(
-        signal_id=SignalId(f"{symbol}-{day}"),
-        symbol=Symbol(symbol),
-        timeframe="1d",
-        timestamp=T0 + timedelta(days=day),
-        open=price,
-        high=price,
-        low=price,
-        close=price,
-        volume=Decimal(volume),
-        feed="test",
-    )
+    return daily_bar(symbol, day, close, start=T0, volume=volume)
 
 
 def decision(
@@ -49,28 +36,15 @@ def decision(
     quantity: str = "10",
     approved: bool = True,
 ) -> MetaDecision:
-    decision_id = DecisionId(f"decision-{n}")
-    return MetaDecision(
-        decision_id=decision_id,
-        symbol=Symbol(symbol),
-        signal_id=SignalId(f"{symbol}-{n}"),
-        action=action,
-        quantity=Decimal(quantity),
-        order_type=OrderType.MARKET,
-        limit_price=None,
-        reference_price=Decimal(100),
-        voting_strategy="majority",
-        parameters={},
-        votes=(),
-        tally=Tally(1, 0, 0, 0, 1),
-        threshold=0.5,
-        quorum=1,
-        explanation="test",
-        risk_checks=(),
-        approved=approved,
-        trading_state=TradingState.ACTIVE,
-        client_order_id=client_order_id_for(decision_id),
+    return meta_decision(
+        f"decision-{n}",
+        symbol,
+        signal_id=f"{symbol}-{n}",
+        quantity=quantity,
+        reference_price="100",
         decided_at=T0,
+        action=action,
+        approved=approved,
     )
 
 

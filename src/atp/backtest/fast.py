@@ -16,8 +16,8 @@ them. It runs the general engine's very step (`BacktestEngine.step`: paper venue
 Before such a bar, with several symbols, each symbol's latest skipped bar is shown to the
 venue (mark and last price), the risk engine (mark) and the agents' ledger (mark), so sizing
 and risk see the prices they would have seen (one symbol's own next bar sets them all).
-The agents answer through `ColumnStrategy`, which replays
-their hook's answers to the host. The equity curve is kept compact (`EquityCurve`).
+The agents answer through `ColumnStrategy`, which replays their hook's answers to the host.
+The equity curve is kept compact (`EquityCurve`).
 
 It applies (`fast_path_applies`) when every strategy has the hook and the run's risk limits
 are off (the default): a daily-loss or correlation limit reads every bar's mark.
@@ -247,12 +247,12 @@ class FastEngine:
         if index == 0 or self._single:
             return
         engine, calendar = self._engine, self._calendar
+        moment = from_ns(int(calendar.stamps[index - 1]))
         moved = False
         for slot, columns in enumerate(self._data):
             position = int(calendar.latest[slot][index - 1])
             if position < 0 or position == seen[slot]:
                 continue
-            moment = from_ns(int(calendar.stamps[index - 1]))
             if not moved:
                 self._clock.advance_to(moment)
                 moved = True

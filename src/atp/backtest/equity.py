@@ -104,15 +104,66 @@ class EquityCurve(Sequence[EquityPoint]):
             bounds = [0, *bounds]
         decimals = [close_decimals(columns) for columns in self._data]
         self.exact_segments = 0  # held segments priced in integers (the rest bar by bar)
+        # Per symbol slot: segments holding only that symbol, priced together in integers.
+        batches: dict[int, _OneHolding] = {}
         for segment, low, high in zip(segments, bounds, bounds[1:], strict=False):
             if not any(q != 0 for _, q in segment.held):
                 out[low:high] = float(segment.cash)  # flat: equity is the cash
                 continue
+            if len(segment.held) == 1 and high > low:
+                slot = segment.held[0][0]
+                terms = _one_holding_terms(segment, decimals[slot])
+                if terms is not None:
+                    batch = batches.setdefault(slot, _OneHolding())
+                    batch.add(segment, low, high, terms)
+                    if batch.bars >= _BATCH_BARS:
+                        self._price_one_holding(slot, batch, decimals[slot], out)
+                        batches[slot] = _OneHolding()
+                    continue
             if self._exact_floats(segment, low, high, decimals, out):
                 self.exact_segments += 1
                 continue
             self._decimal_floats(segment, low, high, out)
+        for slot, batch in batches.items():
+            self._price_one_holding(slot, batch, decimals[slot], out)
         return out
+
+    def _price_one_holding(
+        self, slot: int, batch: _OneHolding, places: int | None, out: npt.NDArray[np.float64]
+    ) -> None:
+        """`_exact_floats` for many one-symbol segments at once (same integers, same floats).
+
+        A segment whose integers could pass 2**53 is priced in Decimals instead, as
+        `_exact_floats` would refuse it.
+        """
+        if not batch.segments:
+            return
+        assert places is not None
+        lengths = np.array(batch.lengths, dtype=np.int64)
+        firsts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        bars = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(
+            np.array(batch.lows, dtype=np.int64) - firsts, lengths
+        )
+        prices = scaled(self._data[slot].floats.close[self._latest[slot][bars]], places)
+        peaks = np.maximum.reduceat(np.abs(prices), firsts).tolist()
+        bases, factors, scales, kept = [], [], [], []
+        for (segment, low, high, (base, factor, exponent)), peak in zip(
+            batch.segments, peaks, strict=True
+        ):
+            fits = max(abs(base), abs(factor), abs(base) + abs(factor) * int(peak)) < 2**53
+            if not fits:
+                self._decimal_floats(segment, low, high, out)
+            else:
+                self.exact_segments += 1
+            kept.append(fits)
+            bases.append(base if fits else 0)
+            factors.append(factor if fits else 0)
+            scales.append(10.0 ** (-exponent))
+        total = np.repeat(np.array(bases, dtype=np.int64), lengths)
+        total += np.repeat(np.array(factors, dtype=np.int64), lengths) * prices
+        values = total.astype(np.float64) / np.repeat(np.array(scales), lengths)
+        mask = np.repeat(np.array(kept, dtype=bool), lengths)
+        out[bars[mask]] = values[mask]
 
     def _decimal_floats(
         self, segment: Segment, low: int, high: int, out: npt.NDArray[np.float64]
@@ -184,6 +235,46 @@ class EquityCurve(Sequence[EquityPoint]):
         for segment, low, high in zip(self._segments, bounds, bounds[1:], strict=False):
             flags[low:high] = any(q != 0 for _, q in segment.held)
         return flags
+
+
+_BATCH_BARS = 1 << 16  # bars priced per batch of one-symbol segments (a few MB at a time)
+
+
+class _OneHolding:
+    """One-symbol segments waiting to be priced together, with their integer terms."""
+
+    __slots__ = ("bars", "lengths", "lows", "segments")
+
+    def __init__(self) -> None:
+        self.segments: list[tuple[Segment, int, int, tuple[int, int, int]]] = []
+        self.lows: list[int] = []
+        self.lengths: list[int] = []
+        self.bars = 0
+
+    def add(self, segment: Segment, low: int, high: int, terms: tuple[int, int, int]) -> None:
+        self.segments.append((segment, low, high, terms))
+        self.lows.append(low)
+        self.lengths.append(high - low)
+        self.bars += high - low
+
+
+def _one_holding_terms(segment: Segment, places: int | None) -> tuple[int, int, int] | None:
+    """(base, factor, exponent) with equity = (base + factor x close x 10**places) x 10**exponent.
+
+    The integers `_exact_floats` works with for a segment holding one symbol; None when it
+    would not price the segment in integers (see there).
+    """
+    if places is None:
+        return None
+    cash_int, cash_exp = _integer(segment.cash)
+    quantity_int, quantity_exp = _integer(segment.held[0][1])
+    term_exp = quantity_exp - places
+    exponent = min(cash_exp, term_exp)
+    if -exponent > 22:
+        return None
+    base = cash_int * 10 ** (cash_exp - exponent)
+    factor = quantity_int * 10 ** (term_exp - exponent)
+    return base, factor, exponent
 
 
 def _integer(value: Decimal) -> tuple[int, int]:

@@ -1,0 +1,51 @@
+"""The equity floats priced in batches of one-symbol segments are float(exact equity)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from atp.backtest import equity
+from atp.backtest.columns import read_csv_columns
+from atp.backtest.equity import EquityCurve, Segment
+
+
+def _columns(tmp_path: Path, bars: int) -> object:
+    path = tmp_path / "X.csv"
+    rows = ["Date,Open,High,Low,Close,Volume"]
+    for day in range(bars):
+        close = f"{100 + (day * 37) % 23}.{(day * 13) % 100:02d}"
+        rows.append(f"2024-01-{day // 24 + 1:02d} {day % 24:02d}:00:00,{close},200,50,{close},10")
+    path.write_text("\n".join(rows) + "\n")
+    return read_csv_columns(path, symbol="X")
+
+
+@pytest.mark.parametrize("batch_bars", [1, 7, 1 << 16])
+def test_batched_floats_equal_each_bars_exact_equity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_bars: int
+) -> None:
+    monkeypatch.setattr(equity, "_BATCH_BARS", batch_bars)
+    columns = _columns(tmp_path, 96)
+    segments = [
+        Segment(0, Decimal("1000.50"), ((0, Decimal("3.123456")),)),
+        Segment(10, Decimal("99999.99"), ((0, Decimal("0")),)),  # flat
+        Segment(20, Decimal("0.01"), ((0, Decimal("987.000001")),)),
+        # Integers past 2**53: priced in Decimals, bar by bar.
+        Segment(40, Decimal("12345678901.23"), ((0, Decimal("123456789.123456")),)),
+        Segment(60, Decimal("-5.5"), ((0, Decimal("12")),)),
+    ]
+    stamps = columns.timestamps  # type: ignore[attr-defined]
+    curve = EquityCurve(
+        data=[columns],  # type: ignore[list-item]
+        stamps=stamps,
+        latest=[np.arange(len(stamps), dtype=np.int64)],
+        segments=segments,
+        first=0,
+        initial_cash=Decimal(1),
+    )
+
+    assert curve.floats.tolist() == [float(point.equity) for point in curve]
+    assert curve.exact_segments == 3  # the three one-symbol segments that fit in 2**53

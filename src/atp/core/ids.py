@@ -27,6 +27,9 @@ _NAMESPACE = uuid.UUID("6f1c2b1e-8d0a-5a53-9b0e-2f4b7a7e1c11")
 
 
 _NAMESPACE_BYTES = _NAMESPACE.bytes
+# SHA-1 of the namespace alone: each id copies it and hashes only its own name (no bytes
+# concatenated, the namespace's 16 bytes not hashed again).
+_NAMESPACE_SHA1 = hashlib.sha1(_NAMESPACE_BYTES)
 # The RFC 4122 variant: the hex digit at offset 16 keeps its low two bits, its top two are 10.
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
@@ -38,7 +41,9 @@ def derive_id(*parts: str) -> str:
     (a backtest derives several ids per trade; this is 4-5 times faster): the SHA-1's
     first 16 bytes in hex, with the version nibble set to 5 and the variant bits to 10.
     """
-    text = hashlib.sha1(_NAMESPACE_BYTES + "\x1f".join(parts).encode()).hexdigest()
+    digest = _NAMESPACE_SHA1.copy()
+    digest.update("\x1f".join(parts).encode())
+    text = digest.hexdigest()
     return f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT[text[16]]}{text[17:20]}-{text[20:32]}"
 
 

@@ -29,3 +29,12 @@ def test_known_ids_are_unchanged() -> None:
     assert signal == str(uuid.uuid5(NAMESPACE, "signal\x1fAAPL\x1f1d\x1f2024-01-02T05:00:00+00:00"))
     order = client_order_id_for("d-1")
     assert order == "atp-" + str(uuid.uuid5(NAMESPACE, "order\x1fd-1"))[:30]
+
+
+def test_the_shared_namespace_hash_is_never_consumed() -> None:
+    # derive_id copies one pre-hashed namespace: ids made in between must not change it.
+    first = derive_id("decision", "AAPL", "s-1")
+    for n in range(50):
+        derive_id("fill", "paper", f"c-{n}", "x" * n)
+    assert derive_id("decision", "AAPL", "s-1") == first
+    assert first == str(uuid.uuid5(NAMESPACE, "decision\x1fAAPL\x1fs-1"))

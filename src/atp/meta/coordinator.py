@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 SERVICE = "meta-agent"
 
+_MARKET = OrderType.MARKET  # an alias: a read through the enum class costs about 70 ns
+
 # Every answer a ballot can hold (None: abstained), counted for each decision's agreement.
 _ANSWERS: tuple[Action | None, ...] = (*Action, None)
 
@@ -125,7 +127,9 @@ class MetaCoordinator:
         self.roster = AgentRoster(config)
         self.scorer = AgentScorer(config.scoring)
         self.counters = WindowCounters()
-        self._lot_texts: dict[Decimal, str] = {}
+        # A decision's parameters other than `closed_by`, per lot, for `_templates_voting`.
+        self._templates: dict[Decimal, dict[str, Any]] = {}
+        self._templates_voting: VotingConfig | None = None
         self._book = WindowBook(
             timeout_seconds=config.window.timeout_seconds,
             remember_closed=config.window.remember_closed,
@@ -275,7 +279,8 @@ class MetaCoordinator:
         self, window: DecisionWindow, closed_by: str, now: datetime | None = None
     ) -> DecisionResult:
         closed_at = now if now is not None else self._clock.now()
-        ballots = [ballot_of(window, agent_id) for agent_id in sorted(window.weights)]
+        agent_ids = sorted(window.weights)
+        ballots = [ballot_of(window, agent_id) for agent_id in agent_ids]
         lot = self._config.lot_for(window.symbol)
         voting = window.voting
         # The swings come from the same count as the vote: a few integer steps per voter.
@@ -293,19 +298,21 @@ class MetaCoordinator:
         side = outcome.action.as_side()
         if side is not None:
             client_order_id = client_order_id_for(decision_id)
+            # By position, in the field order: proposal_id, origin, symbol, side, quantity,
+            # order_type, reference_price, limit_price, agent_id, decision_id, client_order_id.
             verdict = self._check(
                 OrderProposal(
-                    proposal_id=decision_id,
-                    origin="meta",
-                    symbol=window.symbol,
-                    side=side,
-                    quantity=outcome.quantity,
-                    order_type=OrderType.MARKET,
-                    reference_price=reference_price,
-                    limit_price=None,
-                    agent_id=None,
-                    decision_id=decision_id,
-                    client_order_id=client_order_id,
+                    decision_id,
+                    "meta",
+                    window.symbol,
+                    side,
+                    outcome.quantity,
+                    _MARKET,
+                    reference_price,
+                    None,
+                    None,
+                    decision_id,
+                    client_order_id,
                 )
             )
             checks, violations, approved = verdict.checks, verdict.violations, verdict.approved
@@ -315,8 +322,13 @@ class MetaCoordinator:
                 client_order_id = None
         for agent_id in swung:
             self.scorer.record_swing(agent_id)
-        for agent_id in sorted(window.intents):
-            self.scorer.record(window.intents[agent_id])
+        # Every agent with an intent has a weight (`on_intent` adds it first), so the sorted
+        # weights, less those without an intent, are the intents in sorted order.
+        intents = window.intents
+        for agent_id in agent_ids:
+            intent = intents.get(agent_id)
+            if intent is not None:
+                self.scorer.record(intent)
         self.roster.record_window(window.expected, frozenset(window.intents))
         self._book.close(window)
         self.counters.decided += 1
@@ -330,53 +342,63 @@ class MetaCoordinator:
         abstentions = per_answer.pop(None)
         counts = per_answer.values()
         voters = sum(counts)
+        # By position, in the field order (see `MetaDecision`); each decision gets its own
+        # parameters dict, a copy of the voting's and lot's template plus `closed_by`.
         decision = MetaDecision(
-            decision_id=decision_id,
-            symbol=window.symbol,
-            signal_id=window.signal_id,
-            action=outcome.action,
-            quantity=outcome.quantity,
-            order_type=OrderType.MARKET,
-            limit_price=None,
-            reference_price=reference_price,
-            voting_strategy=voting.strategy,
-            parameters={
+            decision_id,
+            window.symbol,
+            window.signal_id,
+            outcome.action,
+            outcome.quantity,
+            _MARKET,
+            None,
+            reference_price,
+            voting.strategy,
+            {**self._template(voting, lot), "closed_by": closed_by},
+            tuple(votes),
+            outcome.tally,
+            outcome.threshold,
+            outcome.quorum,
+            text,
+            checks,
+            approved,
+            state,
+            client_order_id,
+            closed_at,
+        )
+        # By position: decision, violations, cause, closed_by, latency_seconds, abstentions,
+        # agreement, swung_by.
+        return DecisionResult(
+            decision,
+            violations,
+            window.cause,
+            closed_by,
+            max((closed_at - window.opened_at).total_seconds(), 0.0),
+            abstentions,
+            max(counts) / voters if voters else 0.0,
+            swung,
+        )
+
+    def _template(self, voting: VotingConfig, lot: Decimal) -> dict[str, Any]:
+        """A decision's parameters but `closed_by`, in their order; never handed out itself.
+
+        They depend only on the voting (a frozen config: the same object, the same values),
+        the lot (equal in value, the same text) and the window timeout (a frozen config's), so
+        they are worked out once per voting and lot.
+        """
+        if voting is not self._templates_voting:
+            self._templates_voting = voting
+            self._templates = {}
+        template = self._templates.get(lot)
+        if template is None:
+            template = self._templates[lot] = {
                 "threshold": voting.threshold,
                 "quorum": voting.quorum,
                 "adaptive_weights": voting.adaptive_weights,
-                "lot_size": self._lot_text(lot),
+                "lot_size": format(normalize(lot), "f"),
                 "window_timeout_seconds": self._config.window.timeout_seconds,
-                "closed_by": closed_by,
-            },
-            votes=tuple(votes),
-            tally=outcome.tally,
-            threshold=outcome.threshold,
-            quorum=outcome.quorum,
-            explanation=text,
-            risk_checks=checks,
-            approved=approved,
-            trading_state=state,
-            client_order_id=client_order_id,
-            decided_at=closed_at,
-        )
-        return DecisionResult(
-            decision=decision,
-            violations=violations,
-            cause=window.cause,
-            closed_by=closed_by,
-            latency_seconds=max((closed_at - window.opened_at).total_seconds(), 0.0),
-            abstentions=abstentions,
-            agreement=max(counts) / voters if voters else 0.0,
-            swung_by=swung,
-        )
-
-    def _lot_text(self, lot: Decimal) -> str:
-        # A symbol's lot is a constant: its text is formatted once (a lot equal in value
-        # formats the same, so the value is the key).
-        text = self._lot_texts.get(lot)
-        if text is None:
-            text = self._lot_texts[lot] = format(normalize(lot), "f")
-        return text
+            }
+        return template
 
     def _check(self, proposal: OrderProposal) -> RiskVerdict:
         try:

@@ -155,3 +155,48 @@ def test_window_latency_is_measured_from_open_to_close(coordinator, build, clock
         results += coordinator.on_intent(build.intent(agent, "buy"))[1]
     assert results[0].latency_seconds == 0.04
     assert results[0].agreement == 1.0
+
+
+def test_each_decision_has_its_own_parameters_from_its_window_voting_and_lot(
+    clock, build, gate
+) -> None:
+    config = build.config("weighted", threshold=0.5).model_copy(
+        update={"lot_size": Decimal("10"), "lot_sizes": {"MSFT": Decimal("2.50")}}
+    )
+    coordinator = MetaCoordinator(config, clock=clock, gate=gate)
+    first = _decide(coordinator, build, ("buy", "buy", "hold"), signal="bar-1")
+    # A strategy switch reaches the next windows' parameters, not the ones before it.
+    coordinator.execute(
+        SetVotingStrategy(VotingConfig(strategy="majority", quorum=2, adaptive_weights=True)),
+        actor="ops",
+    )
+    second = _decide(coordinator, build, ("sell", "sell", "hold"), signal="bar-2")
+    coordinator.on_intent(build.intent("momentum", "buy", symbol="MSFT", signal="bar-3"))
+    clock.advance_to(clock.now() + timedelta(seconds=5))
+    (late,) = coordinator.tick()
+    assert list(first.parameters.items()) == [
+        ("threshold", 0.5),
+        ("quorum", 1),
+        ("adaptive_weights", False),
+        ("lot_size", "10"),
+        ("window_timeout_seconds", 2.0),
+        ("closed_by", "complete"),
+    ]
+    assert list(second.parameters.items()) == [
+        ("threshold", 0.6),
+        ("quorum", 2),
+        ("adaptive_weights", True),
+        ("lot_size", "10"),
+        ("window_timeout_seconds", 2.0),
+        ("closed_by", "complete"),
+    ]
+    assert late.decision.parameters == {
+        **second.parameters,
+        "lot_size": "2.5",
+        "closed_by": "timeout",
+    }
+    # Never one dict for two decisions: changing one leaves the next untouched.
+    first.parameters["threshold"] = 0.9  # type: ignore[index]
+    third = _decide(coordinator, build, ("buy", "buy", "hold"), signal="bar-4")
+    assert third.parameters["threshold"] == 0.6
+    assert third.parameters is not second.parameters

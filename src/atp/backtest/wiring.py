@@ -117,10 +117,13 @@ class MetaNode:
         return self.coordinator.tick(self._clock.now() + self._timeout)
 
     def on_update(self, update: OrderUpdate) -> None:
-        """Books the update in the risk engine (fills move exposure, cash and P&L)."""
+        """Books the update in the risk engine (fills move exposure, cash and P&L).
+
+        The events it queues are dropped once per bar by what drives the node (in process
+        `InProcessPipeline.on_bar` or `on_skipped`, over the bus before a bar's decisions are
+        published), not after each update.
+        """
         self.risk.on_order_update(update)
-        # Nobody publishes in process: drop the risk engine's outbox so it stays bounded.
-        self.risk.take_events()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +184,9 @@ class InProcessPipeline:
             results += meta.on_intent(intent)
         if not results:
             results = meta.close_late()
+        # Nobody publishes in process and nothing reads the risk engine's outbox: it is
+        # dropped once per bar (here or in `on_skipped`; every bar comes through one of them,
+        # after the updates its fills made), so it stays bounded.
         meta.risk.take_events()
         return trade_decision(results, signal)
 

@@ -38,6 +38,14 @@ from atp.core.money import ZERO
 
 log = logging.getLogger(__name__)
 
+# Aliases and a word table for what is read for every agent on every bar: on Python 3.11 a
+# member read through its enum class costs about 70 ns, and `.value` about 120 ns.
+_HOLD = Action.HOLD
+_LIMIT = OrderType.LIMIT
+_MARKET = OrderType.MARKET
+_WORDS = {action: action.value for action in Action}
+_HOLD_WORD = _WORDS[_HOLD]
+
 
 class AgentConfig(BaseModel):
     """One agent: an id, a strategy by name with its parameters, and its sizing."""
@@ -214,13 +222,13 @@ class AgentHost:
             healthy, opinion = self._guarded(agent, signal)
             if not healthy:
                 continue
-            if not include_holds and (opinion is None or opinion.action is Action.HOLD):
+            if not include_holds and (opinion is None or opinion.action is _HOLD):
                 agent.signals_seen += 1
-                agent.intents[Action.HOLD.value] += 1
+                agent.intents[_HOLD_WORD] += 1
                 continue
             intent = self._intent(agent, signal, opinion)
             agent.signals_seen += 1
-            agent.intents[intent.action.value] += 1
+            agent.intents[_WORDS[intent.action]] += 1
             intents.append(intent)
         self._last[signal.symbol] = _LastSignal(signal.timestamp, signal.signal_id, intents)
         return list(intents)
@@ -273,7 +281,7 @@ class AgentHost:
     def _intent(
         self, agent: _Agent, signal: MarketSignal, opinion: StrategySignal | None
     ) -> OrderIntent:
-        action = Action.HOLD
+        action = _HOLD
         quantity = ZERO
         confidence = 0.0
         reason = "no signal"
@@ -281,15 +289,15 @@ class AgentHost:
         if opinion is not None:
             action, confidence, reason = opinion.action, opinion.confidence, opinion.reason
             limit_price = opinion.limit_price
-        if action is not Action.HOLD:
+        if action is not _HOLD:
             quantity = agent.sizing.size(limit_price or signal.close)
             if quantity <= 0:
                 reason = (
                     f"{reason}; but sizing {agent.sizing.notional} at {signal.close} "
                     "buys no whole share"
                 )
-                action, quantity, limit_price = Action.HOLD, ZERO, None
-        if action is Action.HOLD:
+                action, quantity, limit_price = _HOLD, ZERO, None
+        if action is _HOLD:
             limit_price = None
         return OrderIntent(
             intent_id=IntentId(derive_id("intent", agent.agent_id, signal.signal_id)),
@@ -301,7 +309,7 @@ class AgentHost:
             quantity=quantity,
             confidence=confidence,
             reference_price=signal.close,
-            order_type=OrderType.LIMIT if limit_price is not None else OrderType.MARKET,
+            order_type=_LIMIT if limit_price is not None else _MARKET,
             limit_price=limit_price,
             reason=reason,
             decided_at=self._clock.now(),

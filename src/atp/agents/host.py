@@ -299,20 +299,23 @@ class AgentHost:
                 action, quantity, limit_price = _HOLD, ZERO, None
         if action is _HOLD:
             limit_price = None
+        # By position (one intent per agent per bar), in the field order: intent_id, agent_id,
+        # strategy, symbol, signal_id, action, quantity, confidence, reference_price,
+        # order_type, limit_price, reason, decided_at.
         return OrderIntent(
-            intent_id=IntentId(derive_id("intent", agent.agent_id, signal.signal_id)),
-            agent_id=agent.agent_id,
-            strategy=agent.strategy.name,
-            symbol=signal.symbol,
-            signal_id=signal.signal_id,
-            action=action,
-            quantity=quantity,
-            confidence=confidence,
-            reference_price=signal.close,
-            order_type=_LIMIT if limit_price is not None else _MARKET,
-            limit_price=limit_price,
-            reason=reason,
-            decided_at=self._clock.now(),
+            IntentId(derive_id("intent", agent.agent_id, signal.signal_id)),
+            agent.agent_id,
+            agent.strategy.name,
+            signal.symbol,
+            signal.signal_id,
+            action,
+            quantity,
+            confidence,
+            signal.close,
+            _LIMIT if limit_price is not None else _MARKET,
+            limit_price,
+            reason,
+            self._clock.now(),
         )
 
     def _agent(self, agent_id: AgentId) -> _Agent:

@@ -466,12 +466,13 @@ class PaperVenue:
                 return []
         fills = order.fills
         commission = self._commission(quantity, filled_price, first=not fills)
+        # By position: fill_id, quantity, price, commission, filled_at.
         fill = Fill(
-            fill_id=FillId(derive_id("fill", self.venue, client_order_id, str(len(fills) + 1))),
-            quantity=quantity,
-            price=filled_price,
-            commission=commission,
-            filled_at=self._clock.now(),
+            FillId(derive_id("fill", self.venue, client_order_id, str(len(fills) + 1))),
+            quantity,
+            filled_price,
+            commission,
+            self._clock.now(),
         )
         update = self.tracker.fill(client_order_id, fill)
         if update is None:

@@ -240,6 +240,7 @@ def _to_utc(local_ns: npt.NDArray[np.int64], timezone: str) -> npt.NDArray[np.in
     mixed = np.zeros(len(unique_days), dtype=bool)
     naive_epoch = datetime(1970, 1, 1)  # noqa: DTZ001 (wall-clock time, naive on purpose)
     day_end = timedelta(hours=23, minutes=59)
+    offset_ns: dict[timedelta, int] = {}  # a zone has few distinct offsets
     for slot, day in enumerate(unique_days.tolist()):
         start = naive_epoch + timedelta(days=day)
         # The zone's offset at a wall-clock time (fold 0), as if attached with `replace`:
@@ -247,8 +248,14 @@ def _to_utc(local_ns: npt.NDArray[np.int64], timezone: str) -> npt.NDArray[np.in
         first = zone.utcoffset(start)
         last = zone.utcoffset(start + day_end)
         assert first is not None and last is not None
-        offsets[slot] = to_ns(_EPOCH + first) if first == last else 0
-        mixed[slot] = first != last
+        if first == last:
+            nanoseconds = offset_ns.get(first)
+            if nanoseconds is None:
+                nanoseconds = offset_ns[first] = to_ns(_EPOCH + first)
+            offsets[slot] = nanoseconds
+        else:
+            offsets[slot] = 0
+            mixed[slot] = True
     utc = local_ns - offsets[inverse]
     # A day with a daylight-saving change: each bar on it the slow, exact way.
     for index in np.flatnonzero(mixed[inverse]).tolist():

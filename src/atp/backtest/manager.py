@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 Publisher = Callable[[BacktestResult], Awaitable[None]]
 
+MAX_ATTEMPTS = 3
+"""Crashed attempts after which a stored run is failed rather than resumed."""
+
 
 @dataclass(slots=True)
 class RunState:
@@ -52,6 +55,10 @@ class RunState:
     summary: dict[str, Any] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # A user's cancel, as opposed to the service stopping (which leaves the run to resume).
+    cancelled_by_user: bool = False
+    # Attempts a stop or a crash interrupted (a graceful stop gives its attempt back).
+    attempts: int = 0
 
 
 class RunManager:
@@ -86,20 +93,41 @@ class RunManager:
         load_data(request, self._data_dir)  # refuse missing data now, with a 422, not later
         run_id = RunId(new_event_id())
         state = RunState(run_id, request, created_at=self._clock.now())
+        self._launch(state)  # stored before it is listed: known, also to a restarted service
         self._runs[run_id] = state
-        self._write_meta(state)  # known from now on, also to a restarted service
-        self._launch(state)
         return state
 
     def resume(self) -> list[RunId]:
-        """Starts again the stored runs that never ended; returns their ids."""
-        resumed, self._unfinished = self._unfinished, []
-        for state in resumed:
+        """Starts again the stored runs that never ended; returns their ids.
+
+        A run whose attempts crashed `MAX_ATTEMPTS` times is failed instead: running it again
+        would most likely crash the service again.
+        """
+        self._stopping = False
+        unfinished, self._unfinished = self._unfinished, []
+        resumed = []
+        for state in unfinished:
+            if state.attempts >= MAX_ATTEMPTS:
+                state.status = "failed"
+                state.error = (
+                    f"interrupted {state.attempts} times before it ended (the service crashed "
+                    "during each attempt); not started again"
+                )
+                state.finished_at = self._clock.now()
+                self._write_meta(state)
+                continue
             log.info("resuming backtest %s (interrupted before it ended)", state.run_id)
+            state.status, state.progress = "queued", 0.0
+            state.cancel.clear()
+            state.done = asyncio.Event()
             self._launch(state)
-        return [state.run_id for state in resumed]
+            resumed.append(state.run_id)
+        return resumed
 
     def _launch(self, state: RunState) -> None:
+        # Counted before it runs: if the process dies during the attempt, the count stands.
+        state.attempts += 1
+        self._write_meta(state)
         task = asyncio.get_running_loop().create_task(self._execute(state))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -124,6 +152,7 @@ class RunManager:
         state = self.get(run_id)
         if state.status not in ("queued", "running"):
             raise Conflict(f"run {run_id} is {state.status}; only a queued or running run stops")
+        state.cancelled_by_user = True
         state.cancel.set()
         return state
 
@@ -164,8 +193,13 @@ class RunManager:
         try:
             outcome = await loop.run_in_executor(None, self._run_sync, state, progress)
         except Cancelled:
-            if self._stopping:
-                state.done.set()  # left stored as not ended: resumed by the next start
+            if self._stopping and not state.cancelled_by_user:
+                # Not ended: stored as such and resumed by the next start; a graceful stop
+                # gives the attempt back (only crashes count towards MAX_ATTEMPTS).
+                state.attempts -= 1
+                self._write_meta(state)
+                self._unfinished.append(state)
+                state.done.set()
                 return
             state.status = "cancelled"
         except Exception as exc:
@@ -200,10 +234,11 @@ class RunManager:
             "error": state.error,
             "created_at": state.created_at.isoformat() if state.created_at else None,
             "finished_at": state.finished_at.isoformat() if state.finished_at else None,
+            "attempts": state.attempts,
             "request": state.request.model_dump(mode="json"),
         }
         # Written whole, then renamed: a crash leaves the old run.json or the new one.
-        staged = folder / "run.json.tmp"
+        staged = folder / f"run.json.{os.getpid()}.tmp"
         staged.write_text(json.dumps(meta, indent=1), encoding="utf-8")
         os.replace(staged, folder / "run.json")
 
@@ -264,11 +299,11 @@ class RunManager:
                         else None
                     ),
                     summary=summary,
+                    attempts=int(meta.get("attempts", 0)),
                 )
             except (OSError, ValueError, KeyError) as exc:
                 log.warning("skipping unreadable stored run %s: %s", meta_path.parent, exc)
                 continue
             self._runs[state.run_id] = state
             if state.status in ("queued", "running"):
-                state.status = "queued"
                 self._unfinished.append(state)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from atp.backtest.results import outcome_dict
 from atp.core.errors import InvalidInput
 
 router = APIRouter(prefix="/backtest", tags=["backtest"])
+log = logging.getLogger(__name__)
 
 RunIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 
@@ -116,13 +118,19 @@ class StartAnswers:
         self._hold(key, first)
 
     def _read(self, key: str) -> _FirstStart | None:
+        path = self._path(key)
         try:
-            record = json.loads(self._path(key).read_text(encoding="utf-8"))
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if record.get("key") != key:  # another key with the same SHA-256: not this one
+                return None
+            first = _FirstStart(record["fingerprint"], RunStatus.model_validate(record["answer"]))
         except FileNotFoundError:
             return None
-        if record.get("key") != key:  # a different key with the same SHA-256: not this one
+        except (OSError, ValueError, KeyError, AttributeError) as exc:
+            # Unreadable (a disk error, a file from another version): answering 500 for this
+            # key for ever would be worse than treating it as new.
+            log.warning("ignoring unreadable Idempotency-Key record %s: %s", path, exc)
             return None
-        first = _FirstStart(record["fingerprint"], RunStatus.model_validate(record["answer"]))
         self._hold(key, first)
         return first
 

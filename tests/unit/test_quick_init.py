@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
+import typing
 from dataclasses import FrozenInstanceError, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -77,6 +78,15 @@ def test_a_quickened_class_keeps_its_dataclass_signature(cls: type[Any]) -> None
         for f in dataclasses.fields(cls)
     ]
     assert list(inspect.signature(cls).parameters.values()) == expected
+
+
+@pytest.mark.parametrize("cls", _quickened(), ids=lambda cls: cls.__name__)
+def test_a_quickened_init_s_annotations_resolve_in_its_module(cls: type[Any]) -> None:
+    hints = typing.get_type_hints(cls.__init__)
+    of_class = typing.get_type_hints(cls)
+    fields = {f.name: of_class[f.name] for f in dataclasses.fields(cls)}
+    assert hints == {**fields, "return": type(None)}
+    assert inspect.signature(cls, eval_str=True).parameters.keys() == hints.keys() - {"return"}
 
 
 def test_it_builds_what_the_dataclass_builds_positionally_by_keyword_and_by_default() -> None:

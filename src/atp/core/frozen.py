@@ -13,6 +13,7 @@ or delete an attribute, pickling).
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -29,25 +30,33 @@ def quick_init(cls: type[T]) -> type[T]:
     if params is None or not params.frozen or not params.init or "__slots__" not in vars(cls):
         raise TypeError(f"{cls.__qualname__} is not a frozen dataclass with slots")
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    namespace: dict[str, Any] = {}
+    captured: dict[str, Any] = {}  # the factory's arguments: setters and defaults
     arguments = []
     body = []
     for field in fields:
         if not field.init or field.kw_only or field.default_factory is not dataclasses.MISSING:
             raise TypeError(f"{cls.__qualname__}.{field.name}: only plain fields qualify")
         name = field.name
-        namespace[f"_set_{name}"] = getattr(cls, name).__set__
+        captured[f"_set_{name}"] = getattr(cls, name).__set__
         if field.default is dataclasses.MISSING:
             arguments.append(name)
         else:
-            namespace[f"_default_{name}"] = field.default
+            captured[f"_default_{name}"] = field.default
             arguments.append(f"{name}=_default_{name}")
-        body.append(f"    _set_{name}(self, {name})")
+        body.append(f"        _set_{name}(self, {name})")
     if hasattr(cls, "__post_init__"):
-        body.append("    self.__post_init__()")
-    source = f"def __init__(self, {', '.join(arguments)}):\n" + "\n".join(body or ["    pass"])
-    exec(source, namespace)  # the same technique as dataclasses' own generated methods
-    init = namespace["__init__"]
+        body.append("        self.__post_init__()")
+    # As dataclasses builds its methods: a factory run in the class's module, so the method's
+    # globals are the module's (its string annotations resolve) and the setters are closures.
+    source = (
+        f"def _make({', '.join(captured)}):\n"
+        f"    def __init__(self, {', '.join(arguments)}):\n"
+        + "\n".join(body or ["        pass"])
+        + "\n    return __init__\n"
+    )
+    factory: dict[str, Any] = {}
+    exec(source, sys.modules[cls.__module__].__dict__, factory)
+    init = factory["_make"](**captured)
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
     init.__annotations__ = {**{f.name: f.type for f in fields}, "return": None}

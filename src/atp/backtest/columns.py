@@ -36,6 +36,7 @@ from atp.core.events import MarketSignal
 from atp.core.ids import Symbol, signal_id_for
 from atp.marketdata.catalog import DEFAULT_TIMEZONE, BarSeries, load_bars
 from atp.marketdata.columns import map_columns
+from atp.marketdata.series import timeframe_name
 from atp.marketdata.timeparse import exchange_zone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -272,13 +273,4 @@ def _timeframe(utc: npt.NDArray[np.int64], date_only: bool) -> str:
     values, first_seen, counts = np.unique(spacings, return_index=True, return_counts=True)
     best = counts.max()
     spacing = int(values[counts == best][np.argmin(first_seen[counts == best])])
-    if date_only:
-        days = max(1, round(spacing / 86_400))
-        if 28 <= days <= 31:
-            return "1mo"
-        return f"{days // 7}w" if days % 7 == 0 else f"{days}d"
-    if spacing % 3600 == 0:
-        return f"{spacing // 3600}h"
-    if spacing % 60 == 0:
-        return f"{spacing // 60}m"
-    return f"{spacing}s"
+    return timeframe_name(spacing, daily=date_only)

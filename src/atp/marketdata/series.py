@@ -153,6 +153,15 @@ def infer_timeframe(rows: Sequence[ParsedRow]) -> str:
     spacing = Counter(
         int((b.timestamp - a.timestamp).total_seconds()) for a, b in pairwise(rows)
     ).most_common(1)[0][0]
+    return timeframe_name(spacing, daily=daily)
+
+
+def timeframe_name(spacing: int, *, daily: bool) -> str:
+    """The timeframe of bars `spacing` seconds apart: `5m`, `1h`, `1d`, `1w`, `1mo`...
+
+    Daily bars (session dates) are named in days, weeks or months, whatever the spacing's
+    remainder (weekends and holidays stretch it); intraday bars in hours, minutes or seconds.
+    """
     if daily:
         days = max(1, round(spacing / 86_400))
         if 28 <= days <= 31:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from atp.core.enums import Action
+from atp.core.enums import ACTION_HOLD, ACTION_WORD, Action
 from atp.core.events import OrderIntent, Vote
 from atp.core.ids import AgentId
 from atp.core.money import ZERO
@@ -15,14 +15,10 @@ from atp.meta.window import DecisionWindow
 COMPLETE = "complete"
 TIMEOUT = "timeout"
 
-# Read per intent and per ballot: module constants, as an enum member or `.value` read costs
-# more than the dict lookup or the alias.
-_HOLD = Action.HOLD
-# A ballot's answer as listed in a decision (None: abstained).
-_VOTE_TEXT: dict[Action | None, str] = {
-    **{action: action.value for action in Action},
-    None: "abstain",
-}
+# A ballot's answer as listed in a decision (None: abstained), read per ballot: a table, not
+# `.value` (see the constants at the end of `atp.core.enums`).
+_VOTE_TEXT: dict[Action | None, str] = {action: word for action, word in ACTION_WORD.items()}
+_VOTE_TEXT[None] = "abstain"
 
 
 def valid_intent(intent: OrderIntent) -> bool:
@@ -33,7 +29,7 @@ def valid_intent(intent: OrderIntent) -> bool:
     quantity = intent.quantity
     if not quantity.is_finite() or quantity < 0:
         return False
-    if quantity == 0 and intent.action is not _HOLD:
+    if quantity == 0 and intent.action is not ACTION_HOLD:
         return False
     reference_price = intent.reference_price
     return reference_price.is_finite() and reference_price >= 0

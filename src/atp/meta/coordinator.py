@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from atp.core.clock import Clock
-from atp.core.enums import Action, OrderType, TradingState
+from atp.core.enums import ORDER_MARKET, Action, TradingState
 from atp.core.errors import InvalidInput
 from atp.core.events import (
     ControlAction,
@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 
 SERVICE = "meta-agent"
 
-_MARKET = OrderType.MARKET  # an alias: a read through the enum class costs about 70 ns
 
 # Every answer a ballot can hold (None: abstained), counted for each decision's agreement.
 _ANSWERS: tuple[Action | None, ...] = (*Action, None)
@@ -307,7 +306,7 @@ class MetaCoordinator:
                     window.symbol,
                     side,
                     outcome.quantity,
-                    _MARKET,
+                    ORDER_MARKET,
                     reference_price,
                     None,
                     None,
@@ -350,7 +349,7 @@ class MetaCoordinator:
             window.signal_id,
             outcome.action,
             outcome.quantity,
-            _MARKET,
+            ORDER_MARKET,
             None,
             reference_price,
             voting.strategy,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Context, Decimal, localcontext
 from typing import TYPE_CHECKING
 
-from atp.core.enums import Action
+from atp.core.enums import ACTION_BUY, ACTION_HOLD, ACTION_SELL, Action
 from atp.core.ids import AgentId
 from atp.core.money import ZERO
 
@@ -46,9 +46,6 @@ EXACT = Context(prec=80)
 
 # Aliases: on Python 3.11 reading a member through its enum class costs about 70 ns, and
 # these are read for every voter of every vote.
-_BUY = Action.BUY
-_SELL = Action.SELL
-_HOLD = Action.HOLD
 
 
 @dataclass(slots=True)
@@ -65,7 +62,7 @@ class Count:
 
     def score(self, side: Action) -> int:
         """The summed units of `side`."""
-        return self.buy if side is _BUY else self.sell if side is _SELL else self.hold
+        return self.buy if side is ACTION_BUY else self.sell if side is ACTION_SELL else self.hold
 
 
 def count_ballots(ballots: Sequence[Ballot], kind: int) -> Count:
@@ -90,9 +87,9 @@ def _count_plain(ballots: Sequence[Ballot]) -> Count:
         if action is None:
             abstain += 1
             continue
-        if action is _BUY:
+        if action is ACTION_BUY:
             buy += 1
-        elif action is _SELL:
+        elif action is ACTION_SELL:
             sell += 1
         else:
             hold += 1
@@ -113,9 +110,9 @@ def _count_weighted(ballots: Sequence[Ballot], *, conviction: bool) -> Count:
             abstain += weight
             continue
         unit = weight * round(ballot.confidence * MICRO) if conviction else weight
-        if action is _BUY:
+        if action is ACTION_BUY:
             buy += unit
-        elif action is _SELL:
+        elif action is ACTION_SELL:
             sell += unit
         else:
             hold += unit
@@ -142,15 +139,15 @@ def winner(
         return None, NO_QUORUM
     if strategy == "majority":
         if 2 * buy > voters:
-            return _BUY, TRADED
+            return ACTION_BUY, TRADED
         if 2 * sell > voters:
-            return _SELL, TRADED
+            return ACTION_SELL, TRADED
         return None, HOLD_MAJORITY if 2 * hold > voters else NO_MAJORITY
     if strategy == "unanimous":
         if buy == voters:
-            return _BUY, TRADED
+            return ACTION_BUY, TRADED
         if sell == voters:
-            return _SELL, TRADED
+            return ACTION_SELL, TRADED
         return None, ALL_HOLD if hold == voters else NOT_UNANIMOUS
     total = buy + sell + hold
     if total == 0:
@@ -162,11 +159,11 @@ def winner(
     if buy_clears and sell_clears:
         if buy == sell:
             return None, TIE
-        return (_BUY if buy > sell else _SELL), TRADED
+        return (ACTION_BUY if buy > sell else ACTION_SELL), TRADED
     if buy_clears:
-        return _BUY, TRADED
+        return ACTION_BUY, TRADED
     if sell_clears:
-        return _SELL, TRADED
+        return ACTION_SELL, TRADED
     return None, BELOW_THRESHOLD
 
 
@@ -250,19 +247,19 @@ def swing_voters(
         side_of = ballot.action
         side, _ = winner(
             strategy,
-            buy - unit if side_of is _BUY else buy,
-            sell - unit if side_of is _SELL else sell,
-            hold - unit if side_of is _HOLD else hold,
+            buy - unit if side_of is ACTION_BUY else buy,
+            sell - unit if side_of is ACTION_SELL else sell,
+            hold - unit if side_of is ACTION_HOLD else hold,
             voters,
             needed,
             quorum,
         )
         if side is None:
-            without = _HOLD
+            without = ACTION_HOLD
         else:
             score = count.score(side) - (unit if side_of is side else 0)
             traded = means.trades_without(side, score, ballot, unit, lot)
-            without = side if traded else _HOLD
+            without = side if traded else ACTION_HOLD
         if without is not action:
             swung.append(ballot.agent_id)
     return tuple(swung)

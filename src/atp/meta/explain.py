@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
 
-from atp.core.enums import Action
+from atp.core.enums import ACTION_WORD, Action
 from atp.core.money import normalize
 from atp.meta import voting
 from atp.meta.voting import Ballot, VoteOutcome
@@ -25,9 +25,8 @@ _MEAN_OF = {
 
 # Each action's word, read per decision several times: a dict lookup costs a fraction of an
 # enum's `.value`.
-_WORD = {action: action.value for action in Action}
 # The answers in the order the listing gives them, with their words.
-_LISTED = tuple((action, _WORD[action]) for action in (Action.BUY, Action.SELL, Action.HOLD))
+_LISTED = tuple((action, ACTION_WORD[action]) for action in (Action.BUY, Action.SELL, Action.HOLD))
 
 
 def _named(ballots: Sequence[Ballot]) -> dict[Action | None, str]:
@@ -152,14 +151,14 @@ def explain(outcome: VoteOutcome, ballots: Sequence[Ballot], lot: Decimal) -> st
         assert outcome.side is not None
         # The traded quantity and the side's word appear twice in the text: formatted once.
         quantity = str(normalize(outcome.quantity))
-        side = _WORD[outcome.side]
+        side = ACTION_WORD[outcome.side]
         return (
-            f"{_WORD[outcome.action]} {quantity}: {_side_sentence(outcome, named, side)}. "
+            f"{ACTION_WORD[outcome.action]} {quantity}: {_side_sentence(outcome, named, side)}. "
             f"{listing} {_quantity_sentence(outcome, ballots, lot, side, quantity)}"
         )
     if outcome.verdict == voting.ZERO_QUANTITY:
         assert outcome.side is not None
-        side = _WORD[outcome.side]
+        side = ACTION_WORD[outcome.side]
         return (
             f"hold: {side} won ({_side_sentence(outcome, named, side)}) but the "
             f"combined quantity {normalize(outcome.raw_quantity)} rounds down to zero lots of "

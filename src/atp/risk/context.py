@@ -6,12 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from atp.core.enums import Side
+from atp.core.enums import SIDE_BUY
 from atp.core.ids import Symbol
 from atp.core.money import ZERO, normalize, round_cents
 from atp.core.proposals import OrderProposal
-
-_BUY = Side.BUY  # read once: an enum member read through its class costs ~70 ns in Python 3.11
 
 
 @dataclass(slots=True)
@@ -67,7 +65,7 @@ def order_context(
     """
     price = proposal.limit_price if proposal.limit_price is not None else proposal.reference_price
     # Compared with the Decimal ZERO, not the int 0: no int conversion per comparison.
-    if proposal.side is _BUY:
+    if proposal.side is SIDE_BUY:
         before = position + pending
         after = before + proposal.quantity
         reduces = position < ZERO and after <= ZERO

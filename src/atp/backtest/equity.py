@@ -112,10 +112,11 @@ class EquityCurve(Sequence[EquityPoint]):
                 continue
             if len(segment.held) == 1 and high > low:
                 slot = segment.held[0][0]
-                terms = _one_holding_terms(segment, decimals[slot])
-                if terms is not None:
+                found = _integer_terms(segment, decimals)
+                if found is not None:
+                    base, ((_, factor),), exponent = found
                     batch = batches.setdefault(slot, _OneHolding())
-                    batch.add(segment, low, high, terms)
+                    batch.add(segment, low, high, (base, factor, exponent))
                     if batch.bars >= _BATCH_BARS:
                         self._price_one_holding(slot, batch, decimals[slot], out)
                         batches[slot] = _OneHolding()
@@ -201,22 +202,15 @@ class EquityCurve(Sequence[EquityPoint]):
         N / 10**-E is the correctly rounded value, which is what float(Decimal) gives; the
         Decimal sum itself is exact there (16 digits, below the context's 28).
         """
-        cash_int, cash_exp = _integer(segment.cash)
-        terms = []
-        for slot, quantity in segment.held:
-            places = decimals[slot]
-            if places is None:
-                return False
-            quantity_int, quantity_exp = _integer(quantity)
-            terms.append((slot, quantity_int, quantity_exp - places, places))
-        exponent = min(cash_exp, *(term[2] for term in terms))
-        if -exponent > 22:
+        found = _integer_terms(segment, decimals)
+        if found is None:
             return False
-        base = cash_int * 10 ** (cash_exp - exponent)
+        base, terms, exponent = found
         bound = abs(base)
         factors = []
-        for slot, quantity_int, term_exp, places in terms:
-            factor = quantity_int * 10 ** (term_exp - exponent)
+        for slot, factor in terms:
+            places = decimals[slot]
+            assert places is not None  # `_integer_terms` prices only short-decimal columns
             positions = self._latest[slot][low:high]
             prices = scaled(self._data[slot].floats.close[positions], places)
             bound += abs(factor) * int(np.max(np.abs(prices)))
@@ -258,23 +252,32 @@ class _OneHolding:
         self.bars += high - low
 
 
-def _one_holding_terms(segment: Segment, places: int | None) -> tuple[int, int, int] | None:
-    """(base, factor, exponent) with equity = (base + factor x close x 10**places) x 10**exponent.
+def _integer_terms(
+    segment: Segment, decimals: list[int | None]
+) -> tuple[int, list[tuple[int, int]], int] | None:
+    """(base, [(slot, factor)], exponent): equity = (base + sum(factor x close x 10**places))
+    x 10**exponent, each close scaled to an integer at its column's places.
 
-    The integers `_exact_floats` works with for a segment holding one symbol; None when it
-    would not price the segment in integers (see there).
+    The integers `_exact_floats` prices a segment with; None when a column's closes are not
+    all short decimals or the exponent is past what a double holds exactly (10**22).
     """
-    if places is None:
-        return None
     cash_int, cash_exp = _integer(segment.cash)
-    quantity_int, quantity_exp = _integer(segment.held[0][1])
-    term_exp = quantity_exp - places
-    exponent = min(cash_exp, term_exp)
+    scaled_terms = []
+    for slot, quantity in segment.held:
+        places = decimals[slot]
+        if places is None:
+            return None
+        quantity_int, quantity_exp = _integer(quantity)
+        scaled_terms.append((slot, quantity_int, quantity_exp - places))
+    exponent = min(cash_exp, *(term_exp for _, _, term_exp in scaled_terms))
     if -exponent > 22:
         return None
     base = cash_int * 10 ** (cash_exp - exponent)
-    factor = quantity_int * 10 ** (term_exp - exponent)
-    return base, factor, exponent
+    terms = [
+        (slot, quantity_int * 10 ** (term_exp - exponent))
+        for slot, quantity_int, term_exp in scaled_terms
+    ]
+    return base, terms, exponent
 
 
 def _integer(value: Decimal) -> tuple[int, int]:

@@ -142,3 +142,18 @@ def test_bad_fills_are_refused(
             commission=commission,
         )
     assert str(raised.value) == message
+
+
+def test_held_numbers_each_position_in_opening_order_flat_ones_included() -> None:
+    ledger = Ledger(Decimal(1000))
+    a, b, other = Symbol("A"), Symbol("B"), Symbol("OTHER")
+    ledger.mark(b, Decimal(5))
+    ledger.apply_fill(fill_id="1", symbol=a, side=Side.BUY, quantity=Decimal(3), price=Decimal(10))
+    ledger.apply_fill(
+        fill_id="2", symbol=other, side=Side.BUY, quantity=Decimal(1), price=Decimal(1)
+    )
+    slots = {a: 0, b: 1}
+    # B was marked first and holds nothing; OTHER is not numbered.
+    assert ledger.held(slots) == ((1, Decimal(0)), (0, Decimal(3)))
+    ledger.apply_fill(fill_id="3", symbol=a, side=Side.SELL, quantity=Decimal(3), price=Decimal(11))
+    assert ledger.held(slots) == ((1, Decimal(0)), (0, Decimal(0)))

@@ -269,12 +269,7 @@ class FastEngine:
         previous segment.
         """
         ledger = self._engine.ledger
-        slot_of = self._slot_of
-        held = tuple(
-            (slot_of[symbol], position.quantity)
-            for symbol, position in ledger._positions.items()
-            if symbol in slot_of
-        )
+        held = ledger.held(self._slot_of)
         cash = ledger.cash
         if segments:
             last = segments[-1]

@@ -12,6 +12,7 @@ from cash and counted in realised P&L.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -22,7 +23,6 @@ from atp.core.money import ZERO
 
 _ONE = Decimal(1)
 _MINUS_ONE = Decimal(-1)
-# Read through the class, a member costs about 80 ns on Python 3.11 (EnumType.__getattr__).
 
 
 @dataclass(slots=True)
@@ -88,6 +88,15 @@ class Ledger:
         """The signed quantity held in `symbol`."""
         found = self._positions.get(symbol)
         return found.quantity if found is not None else ZERO
+
+    def held(self, slots: Mapping[Symbol, int]) -> tuple[tuple[int, Decimal], ...]:
+        """The quantity of each position whose symbol `slots` numbers, as (slot, quantity).
+
+        In the order the positions were opened (first fill or mark), flat ones included, so two
+        readings of an unchanged account are equal. Read on every bar a backtest visits: one
+        pass, no snapshot per position.
+        """
+        return tuple([(slots[s], p.quantity) for s, p in self._positions.items() if s in slots])
 
     def has_booked(self, fill_id: str) -> bool:
         """True if the fill was already booked."""

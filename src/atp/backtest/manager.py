@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,8 +100,9 @@ class RunManager:
     def resume(self) -> list[RunId]:
         """Starts again the stored runs that never ended; returns their ids.
 
-        A run whose attempts crashed `MAX_ATTEMPTS` times is failed instead: running it again
-        would most likely crash the service again.
+        A run whose attempts crashed `MAX_ATTEMPTS` times is failed instead (and announced on
+        `backtest.results` like any other ended run): running it again would most likely crash
+        the service again.
         """
         self._stopping = False
         unfinished, self._unfinished = self._unfinished, []
@@ -115,6 +116,9 @@ class RunManager:
                 )
                 state.finished_at = self._clock.now()
                 self._write_meta(state)
+                # Announced like any other ended run; resume is sync, so in a task that
+                # close() waits for.
+                self._spawn(self._publish_result(state))
                 continue
             log.info("resuming backtest %s (interrupted before it ended)", state.run_id)
             state.status, state.progress = "queued", 0.0
@@ -128,7 +132,10 @@ class RunManager:
         # Counted before it runs: if the process dies during the attempt, the count stands.
         state.attempts += 1
         self._write_meta(state)
-        task = asyncio.get_running_loop().create_task(self._execute(state))
+        self._spawn(self._execute(state))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -172,7 +179,7 @@ class RunManager:
         return state
 
     async def close(self) -> None:
-        """Stops running runs and waits for their threads to notice.
+        """Stops running runs, waits for their threads to notice and for pending announcements.
 
         A run stopped this way is not cancelled: it stays stored as not ended, and the next
         start of the service resumes it.
@@ -208,7 +215,8 @@ class RunManager:
         else:
             state.outcome, state.status, state.progress = outcome, "finished", 100.0
         state.finished_at = self._clock.now()
-        await self._announce(state)
+        self._write_meta(state)
+        await self._publish_result(state)
         state.done.set()
 
     def _run_sync(self, state: RunState, progress: Callable[[float], None]) -> BacktestOutcome:
@@ -242,12 +250,10 @@ class RunManager:
         staged.write_text(json.dumps(meta, indent=1), encoding="utf-8")
         os.replace(staged, folder / "run.json")
 
-    async def _announce(self, state: RunState) -> None:
-        result = self.result_event(state)
-        self._write_meta(state)
+    async def _publish_result(self, state: RunState) -> None:
         if self._publish is not None:
             try:
-                await self._publish(result)
+                await self._publish(self.result_event(state))
             except Exception:
                 # The run and its files stand; a bus outage must not turn it into a failure.
                 log.exception("could not publish the result of backtest %s", state.run_id)

@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 
+from atp.backtest.manager import MAX_ATTEMPTS
 from atp.bus.memory import InMemoryBus
+from atp.bus.subjects import BACKTEST_RESULTS
 from atp.core.events import Envelope
 from atp.services.backtester import bootstrap
 from atp.services.cli import main as atp_main
@@ -100,3 +102,28 @@ async def test_bad_requests_are_refused_with_the_reason(tmp_path: Path) -> None:
         assert missing.status_code == 422 and "no data for NOPE1" in missing.json()["message"]
         assert (await client.get("/backtest/does-not-exist")).status_code == 404
     await service.stop()
+
+
+async def test_a_run_failed_after_crashing_every_attempt_is_published(tmp_path: Path) -> None:
+    settings = AtpSettings(var_dir=tmp_path)
+    first = await bootstrap(settings, bus=InMemoryBus())
+    await first.start()
+    transport = httpx.ASGITransport(app=first.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        run_id = (await client.post("/backtest/start", json=SEED_BODY)).json()["run_id"]
+    await first.stop()
+    # As a process killed during each of its attempts leaves it: counted, never ended.
+    meta_path = tmp_path / "backtests" / run_id / "run.json"
+    record = json.loads(meta_path.read_text())
+    record.update(status="running", attempts=MAX_ATTEMPTS)
+    meta_path.write_text(json.dumps(record))
+
+    bus = InMemoryBus()
+    restarted = await bootstrap(settings, bus=bus)
+    await restarted.start()
+    await restarted.stop()  # returns once the failed run is announced
+
+    published = [e.payload for e in await bus.history(BACKTEST_RESULTS)]
+    assert [(p.run_id, p.status) for p in published] == [(run_id, "failed")]
+    assert f"interrupted {MAX_ATTEMPTS} times" in (published[0].error or "")
+    assert json.loads(meta_path.read_text())["status"] == "failed"

@@ -1,5 +1,8 @@
 """Correlation buckets: configured groups, plus groups derived from rolling return correlation.
 
+`ReturnCorrelations` keeps the returns and derives groups from them; `CorrelationBuckets` is
+the map the risk engine reads: each symbol's bucket and each bucket's members.
+
 Returns are floats (indicator maths, never booked). Each is kept as its exact Decimal until a
 derivation first reads it, so the returns of a lone symbol (which never groups) are never
 converted. A symbol joins the derivation once it has a return at each of the last
@@ -111,6 +114,45 @@ class ReturnCorrelations:
                 for symbol in members:
                     result[symbol] = name
         return result
+
+
+class CorrelationBuckets:
+    """Which bucket each symbol is in: the configured buckets over the derived ones."""
+
+    def __init__(self, config: CorrelationConfig) -> None:
+        self._configured: dict[Symbol, str] = {}
+        self._derived: dict[Symbol, str] = {}
+        # Read by every pre-trade check: a plain dict attribute, not a method.
+        self.by_symbol: dict[Symbol, str] = {}
+        self._members: dict[str, tuple[Symbol, ...]] = {}
+        self.reconfigure(config)
+
+    def reconfigure(self, config: CorrelationConfig) -> None:
+        """Takes the configured buckets of `config`; with `derive` off, drops the derived ones."""
+        self._configured = {
+            Symbol(symbol): name for name, symbols in config.buckets.items() for symbol in symbols
+        }
+        if not config.derive:
+            self._derived = {}  # only the configured buckets from now on
+        self._rebuild()
+
+    def derive(self, correlations: ReturnCorrelations) -> None:
+        """Regroups the symbols not configured by how their returns correlate now."""
+        self._derived = correlations.derive(exclude=set(self._configured))
+        self._rebuild()
+
+    def members(self) -> dict[str, tuple[Symbol, ...]]:
+        """Every bucket and its symbols, sorted."""
+        return dict(self._members)
+
+    def _rebuild(self) -> None:
+        by_symbol = dict(self._derived)
+        by_symbol.update(self._configured)
+        members: dict[str, list[Symbol]] = {}
+        for symbol, name in by_symbol.items():
+            members.setdefault(name, []).append(symbol)
+        self.by_symbol = by_symbol
+        self._members = {name: tuple(sorted(symbols)) for name, symbols in members.items()}
 
 
 def _recent_run(series: dict[datetime, Decimal | float], times: list[datetime]) -> list[float]:

@@ -26,7 +26,7 @@ from atp.core.proposals import OrderProposal, RiskVerdict
 from atp.risk import records, rules
 from atp.risk.config import RiskEngineConfig
 from atp.risk.context import OrderContext, order_context
-from atp.risk.correlation import ReturnCorrelations
+from atp.risk.correlation import CorrelationBuckets, ReturnCorrelations
 from atp.risk.exposure import ExposureBook
 from atp.risk.pending import PendingOrders, ttl
 from atp.risk.restore import RestoreFromHistory
@@ -48,10 +48,8 @@ class RiskEngine(RestoreFromHistory):
         self.pending = PendingOrders()
         self._velocity = VelocityWindows()
         self._correlations = ReturnCorrelations(config.correlation)
-        self._derived_buckets: dict[Symbol, str] = {}
-        self._bucket_of: dict[Symbol, str] = {}
-        self._members: dict[str, tuple[Symbol, ...]] = {}
-        self._rebuild_buckets()
+        self._buckets = CorrelationBuckets(config.correlation)
+        self.book.set_groups(self._buckets.by_symbol)
         self.blocked: set[Symbol] = set()
         self.kill_switch = False
         self.kill_switch_reason = ""
@@ -89,11 +87,11 @@ class RiskEngine(RestoreFromHistory):
 
     def bucket_of(self, symbol: Symbol) -> str | None:
         """The correlation bucket of `symbol`, configured or derived."""
-        return self._bucket_of.get(symbol)
+        return self._buckets.by_symbol.get(symbol)
 
     def bucket_members(self) -> dict[str, tuple[Symbol, ...]]:
         """Every bucket and its symbols."""
-        return dict(self._members)
+        return self._buckets.members()
 
     def bucket_gross(self, bucket: str) -> Decimal:
         """The gross exposure of a bucket's positions."""
@@ -153,7 +151,7 @@ class RiskEngine(RestoreFromHistory):
     def _context(self, proposal: OrderProposal, agent_key: str, now: datetime) -> OrderContext:
         symbol = proposal.symbol
         book = self.book
-        bucket = self._bucket_of.get(symbol)
+        bucket = self._buckets.by_symbol.get(symbol)
         return order_context(
             proposal,
             agent_key=agent_key,
@@ -219,10 +217,9 @@ class RiskEngine(RestoreFromHistory):
         self.book.mark(signal.symbol, signal.close)
         due = self._correlations.on_close(signal.symbol, signal.timestamp, signal.close)
         if due and self._config.correlation.derive:
-            self._derived_buckets = self._correlations.derive(
-                exclude=set(self._configured_buckets())
-            )
-            self._rebuild_buckets()
+            buckets = self._buckets
+            buckets.derive(self._correlations)
+            self.book.set_groups(buckets.by_symbol)
         self._evaluate_loss(now)
 
     def tick(self) -> None:
@@ -296,30 +293,12 @@ class RiskEngine(RestoreFromHistory):
         self._config = config
         self._pending_ttl = ttl(config.pending_ttl_seconds)
         self._correlations.reconfigure(config.correlation)
-        if not config.correlation.derive:
-            self._derived_buckets = {}  # only the configured buckets from now on
-        self._rebuild_buckets()
+        self._buckets.reconfigure(config.correlation)
+        self.book.set_groups(self._buckets.by_symbol)
         maxlen = config.violations_kept
         if self.violations.maxlen != maxlen:
             self.violations = deque(self.violations, maxlen=maxlen)
         self._calendar.reconfigure(config.daily_loss)
-
-    def _configured_buckets(self) -> dict[Symbol, str]:
-        return {
-            Symbol(symbol): name
-            for name, symbols in self._config.correlation.buckets.items()
-            for symbol in symbols
-        }
-
-    def _rebuild_buckets(self) -> None:
-        bucket_of = dict(self._derived_buckets)
-        bucket_of.update(self._configured_buckets())
-        members: dict[str, list[Symbol]] = {}
-        for symbol, name in bucket_of.items():
-            members.setdefault(name, []).append(symbol)
-        self._bucket_of = bucket_of
-        self.book.set_groups(bucket_of)
-        self._members = {name: tuple(sorted(symbols)) for name, symbols in members.items()}
 
     def _roll_day(self, now: datetime) -> None:
         # Callers test `now >= next_boundary` inline: it is false for every event but the

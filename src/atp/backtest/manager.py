@@ -2,7 +2,8 @@
 
 The engine is CPU-bound and synchronous, so each run goes to a thread and the event loop (HTTP,
 NATS) stays responsive. Runs are kept in memory and under `<var_dir>/backtests/<run id>/`:
-run.json from the moment a run is accepted, then results.json, trades.csv, equity.csv and
+run.json from the moment a run is accepted (with the `Idempotency-Key` it was started under, so
+a retry finds it even after a crash), then results.json, trades.csv, equity.csv and
 report.html once it ends. A restarted service lists the runs it finds there, and resumes the
 ones that had not ended (a stop or a crash interrupted them; a run is deterministic, so running
 it again gives what the first attempt would have). Each ended run is published as a
@@ -12,6 +13,7 @@ it again gives what the first attempt would have). Each ended run is published a
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -28,7 +30,7 @@ from atp.backtest.report import render_report
 from atp.backtest.results import BacktestOutcome, equity_csv, results_json, trades_csv
 from atp.backtest.runner import closes_of, load_data, run_backtest, validate
 from atp.core.clock import Clock
-from atp.core.errors import Conflict, NotFound
+from atp.core.errors import Conflict, InvalidInput, NotFound
 from atp.core.events import BacktestResult
 from atp.core.ids import RunId, Symbol, new_event_id
 
@@ -38,6 +40,9 @@ Publisher = Callable[[BacktestResult], Awaitable[None]]
 
 MAX_ATTEMPTS = 3
 """Crashed attempts after which a stored run is failed rather than resumed."""
+
+LEGACY_KEYS_FOLDER = "idempotency"
+"""Where versions before keys were kept in run.json wrote one file per `Idempotency-Key`."""
 
 
 @dataclass(slots=True)
@@ -59,6 +64,9 @@ class RunState:
     cancelled_by_user: bool = False
     # Attempts a stop or a crash interrupted (a graceful stop gives its attempt back).
     attempts: int = 0
+    # The `Idempotency-Key` the run was started under, and the SHA-256 of its request.
+    idempotency_key: str | None = None
+    fingerprint: str | None = None
 
 
 class RunManager:
@@ -77,6 +85,7 @@ class RunManager:
         self._clock = clock
         self._publish = publish
         self._runs: dict[RunId, RunState] = {}
+        self._keyed: dict[str, RunState] = {}  # Idempotency-Key -> the run first started under it
         self._tasks: set[asyncio.Task[None]] = set()
         self._unfinished: list[RunState] = []  # stored runs a stop or a crash interrupted
         self._stopping = False
@@ -87,15 +96,44 @@ class RunManager:
         """Where runs (and what else the service keeps across restarts) are written."""
         return self._store
 
-    def start(self, request: BacktestRequest) -> RunState:
-        """Validates `request` (InvalidInput on bad input) and starts it in the background."""
+    def start(self, request: BacktestRequest, *, idempotency_key: str | None = None) -> RunState:
+        """Validates `request` (InvalidInput on bad input) and starts it in the background.
+
+        Under an `idempotency_key` already used, starts nothing and returns the run first
+        started under it (InvalidInput if that run was asked for with another request). The
+        key is stored in the run's run.json before the run starts, so it survives a crash at
+        any point after; the look-up and the registration have no await between them, so
+        concurrent retries on the event loop cannot both miss the key.
+        """
+        fingerprint = None
+        if idempotency_key is not None:
+            fingerprint = request_fingerprint(request)
+            first = self._first_under(idempotency_key, fingerprint)
+            if first is not None:
+                return first
         validate(request)
         load_data(request, self._data_dir)  # refuse missing data now, with a 422, not later
         run_id = RunId(new_event_id())
-        state = RunState(run_id, request, created_at=self._clock.now())
+        state = RunState(
+            run_id,
+            request,
+            created_at=self._clock.now(),
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
         self._launch(state)  # stored before it is listed: known, also to a restarted service
         self._runs[run_id] = state
+        if idempotency_key is not None:
+            self._keyed[idempotency_key] = state
         return state
+
+    def _first_under(self, key: str, fingerprint: str) -> RunState | None:
+        first = self._keyed.get(key)
+        if first is not None and first.fingerprint != fingerprint:
+            raise InvalidInput(
+                f"Idempotency-Key {key!r} was used with a different request body; use a new key"
+            )
+        return first
 
     def resume(self) -> list[RunId]:
         """Starts again the stored runs that never ended; returns their ids.
@@ -243,6 +281,8 @@ class RunManager:
             "created_at": state.created_at.isoformat() if state.created_at else None,
             "finished_at": state.finished_at.isoformat() if state.finished_at else None,
             "attempts": state.attempts,
+            "idempotency_key": state.idempotency_key,
+            "fingerprint": state.fingerprint,
             "request": state.request.model_dump(mode="json"),
         }
         # Written whole, then renamed: a crash leaves the old run.json or the new one.
@@ -306,6 +346,8 @@ class RunManager:
                     ),
                     summary=summary,
                     attempts=int(meta.get("attempts", 0)),
+                    idempotency_key=meta.get("idempotency_key"),
+                    fingerprint=meta.get("fingerprint"),
                 )
             except (OSError, ValueError, KeyError) as exc:
                 log.warning("skipping unreadable stored run %s: %s", meta_path.parent, exc)
@@ -313,3 +355,29 @@ class RunManager:
             self._runs[state.run_id] = state
             if state.status in ("queued", "running"):
                 self._unfinished.append(state)
+        for state in reversed(self.list()):  # oldest first: a key answers with its first run
+            if state.idempotency_key is not None:
+                self._keyed.setdefault(state.idempotency_key, state)
+        self._load_legacy_keys()
+
+    def _load_legacy_keys(self) -> None:
+        # Keys kept by earlier versions, one file each: read, never written again. A run
+        # resumed or ended from now on carries its key in its own run.json.
+        for path in sorted((self._store / LEGACY_KEYS_FOLDER).glob("*.json")):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+                key, fingerprint = str(record["key"]), str(record["fingerprint"])
+                state = self._runs.get(RunId(record["answer"]["run_id"]))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("ignoring unreadable Idempotency-Key record %s: %s", path, exc)
+                continue
+            if state is None or key in self._keyed:
+                continue  # its run is gone (nothing to answer with), or run.json knows it
+            state.idempotency_key, state.fingerprint = key, fingerprint
+            self._keyed[key] = state
+
+
+def request_fingerprint(request: BacktestRequest) -> str:
+    """The SHA-256 of `request` as understood: equal requests, equal fingerprints."""
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()

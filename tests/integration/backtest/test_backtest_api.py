@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from atp.backtest.manager import MAX_ATTEMPTS
+from atp.backtest.model import BacktestRequest
 from atp.bus.memory import InMemoryBus
 from atp.bus.subjects import BACKTEST_RESULTS
 from atp.core.events import Envelope
@@ -104,14 +108,29 @@ async def test_bad_requests_are_refused_with_the_reason(tmp_path: Path) -> None:
     await service.stop()
 
 
+@contextlib.asynccontextmanager
+async def _serving(
+    settings: AtpSettings, bus: InMemoryBus | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the backtester started on `settings`; the service is stopped on exit."""
+    service = await bootstrap(settings, bus=bus or InMemoryBus())
+    await service.start()
+    try:
+        transport = httpx.ASGITransport(app=service.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+    finally:
+        await service.stop()
+
+
+async def _start(client: httpx.AsyncClient, body: dict[str, Any], key: str) -> httpx.Response:
+    return await client.post("/backtest/start", json=body, headers={"Idempotency-Key": key})
+
+
 async def test_a_run_failed_after_crashing_every_attempt_is_published(tmp_path: Path) -> None:
     settings = AtpSettings(var_dir=tmp_path)
-    first = await bootstrap(settings, bus=InMemoryBus())
-    await first.start()
-    transport = httpx.ASGITransport(app=first.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with _serving(settings) as client:
         run_id = (await client.post("/backtest/start", json=SEED_BODY)).json()["run_id"]
-    await first.stop()
     # As a process killed during each of its attempts leaves it: counted, never ended.
     meta_path = tmp_path / "backtests" / run_id / "run.json"
     record = json.loads(meta_path.read_text())
@@ -119,11 +138,62 @@ async def test_a_run_failed_after_crashing_every_attempt_is_published(tmp_path: 
     meta_path.write_text(json.dumps(record))
 
     bus = InMemoryBus()
-    restarted = await bootstrap(settings, bus=bus)
-    await restarted.start()
-    await restarted.stop()  # returns once the failed run is announced
+    async with _serving(settings, bus):
+        pass  # the stop returns once the failed run is announced
 
     published = [e.payload for e in await bus.history(BACKTEST_RESULTS)]
     assert [(p.run_id, p.status) for p in published] == [(run_id, "failed")]
     assert f"interrupted {MAX_ATTEMPTS} times" in (published[0].error or "")
     assert json.loads(meta_path.read_text())["status"] == "failed"
+
+
+async def test_a_keyed_run_stored_just_before_a_crash_is_not_started_again(tmp_path: Path) -> None:
+    settings = AtpSettings(var_dir=tmp_path)
+    key = "crash-after-the-run-was-stored"
+    two_years = {**SEED_BODY, "start_date": "2023-01-01T00:00:00", "end_date": "2024-12-31"}
+    async with _serving(settings) as client:
+        first = await _start(client, two_years, key)
+    # Stopped, so not ended. A process that dies right after the run is stored leaves its
+    # run.json and nothing else.
+    for path in (tmp_path / "backtests").rglob("*"):
+        if path.is_file() and path.name != "run.json":
+            path.unlink()
+
+    async with _serving(settings) as client:
+        retry = await _start(client, two_years, key)
+        runs = (await client.get("/backtest")).json()["runs"]
+
+    assert first.status_code == 202, first.text
+    assert (retry.status_code, retry.json()) == (202, first.json())
+    assert [r["run_id"] for r in runs] == [first.json()["run_id"]]
+
+
+async def test_a_key_recorded_by_the_previous_version_still_answers_its_retry(
+    tmp_path: Path,
+) -> None:
+    settings = AtpSettings(var_dir=tmp_path)
+    key = "recorded-before-keys-went-into-run-json"
+    async with _serving(settings) as client:
+        first = await _start(client, SEED_BODY, key)
+    # The layout the previous version left: run.json without the key, one file per key beside.
+    run_id = first.json()["run_id"]
+    meta_path = tmp_path / "backtests" / run_id / "run.json"
+    record = json.loads(meta_path.read_text())
+    record.pop("idempotency_key"), record.pop("fingerprint")
+    meta_path.write_text(json.dumps(record))
+    body = BacktestRequest.model_validate(SEED_BODY).model_dump(mode="json")
+    fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    legacy = (
+        tmp_path / "backtests" / "idempotency" / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+    )
+    legacy.parent.mkdir()
+    legacy.write_text(json.dumps({"key": key, "fingerprint": fingerprint, "answer": first.json()}))
+
+    async with _serving(settings) as client:
+        retry = await _start(client, SEED_BODY, key)
+        other_body = await _start(client, {**SEED_BODY, "initial_balance": 5}, key)
+        runs = (await client.get("/backtest")).json()["runs"]
+
+    assert (retry.status_code, retry.json()) == (202, first.json())
+    assert other_body.status_code == 422 and key in other_body.json()["message"]
+    assert [r["run_id"] for r in runs] == [run_id]

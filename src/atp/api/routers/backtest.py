@@ -6,23 +6,16 @@ input is a 422 with the reason (unknown strategy, end before start, symbol witho
 run goes on in the background; `GET /backtest/{id}` shows its status, progress and results.
 
 With an `Idempotency-Key` header a retry gets the first answer back unchanged and starts no
-second run; the same key with a different body is refused with a 422 naming the key. The first
-answers are written beside the runs (`<var_dir>/backtests/idempotency/`, one small file per key,
-named by the key's SHA-256) and the newest `IDEMPOTENCY_KEYS_KEPT` are also held in memory, so a
-retry after a restart of the service gets its first answer too, and its run (resumed by the
-restart if it had not ended).
+second run; the same key with a different body is refused with a 422 naming the key. The key is
+stored in the run's own run.json before the run starts (see `RunManager.start`), so a retry after
+a restart of the service, or after a crash at any point once the run was stored, gets its first
+answer too, and its run (resumed by the restart if it had not ended). The first answer is the run
+as accepted (queued), whatever it has become since: a retry cannot tell the two requests apart.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import os
-from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request
@@ -33,15 +26,10 @@ from atp.api.auth import require_token
 from atp.backtest.manager import RunManager, RunState
 from atp.backtest.model import BacktestRequest
 from atp.backtest.results import outcome_dict
-from atp.core.errors import InvalidInput
 
 router = APIRouter(prefix="/backtest", tags=["backtest"])
-log = logging.getLogger(__name__)
 
 RunIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
-
-IDEMPOTENCY_KEYS_KEPT = 10_000
-"""How many `Idempotency-Key`s (the newest) keep their first answer."""
 
 
 class RunStatus(BaseModel):
@@ -77,81 +65,6 @@ class RunList(BaseModel):
     runs: list[RunBrief] = Field(description="The runs.")
 
 
-@dataclass(frozen=True, slots=True)
-class _FirstStart:
-    """The first answer given under an `Idempotency-Key`, and the body it answered."""
-
-    fingerprint: str
-    answer: RunStatus
-
-
-class StartAnswers:
-    """The first answer of `POST /backtest/start` per `Idempotency-Key`, kept in `folder`.
-
-    The newest `kept` keys are also held in memory; an older one is read back from its file.
-    """
-
-    def __init__(self, folder: FilePath, kept: int = IDEMPOTENCY_KEYS_KEPT) -> None:
-        self._folder = folder
-        self._kept = kept
-        self._answers: OrderedDict[str, _FirstStart] = OrderedDict()
-
-    def replay(self, key: str, fingerprint: str) -> RunStatus | None:
-        """The first answer under `key`, or None; InvalidInput if it answered another body."""
-        first = self._answers.get(key) or self._read(key)
-        if first is None:
-            return None
-        if first.fingerprint != fingerprint:
-            raise InvalidInput(
-                f"Idempotency-Key {key!r} was used with a different request body; use a new key"
-            )
-        return first.answer
-
-    def remember(self, key: str, fingerprint: str, answer: RunStatus) -> None:
-        """Keeps `answer` as the first answer under `key` (on disk before it is given)."""
-        first = _FirstStart(fingerprint, answer)
-        self._folder.mkdir(parents=True, exist_ok=True)
-        record = {"key": key, "fingerprint": fingerprint, "answer": answer.model_dump(mode="json")}
-        staged = self._path(key).with_suffix(".tmp")
-        staged.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(staged, self._path(key))  # whole or absent, even after a crash
-        self._hold(key, first)
-
-    def _read(self, key: str) -> _FirstStart | None:
-        path = self._path(key)
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            if record.get("key") != key:  # another key with the same SHA-256: not this one
-                return None
-            first = _FirstStart(record["fingerprint"], RunStatus.model_validate(record["answer"]))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, AttributeError) as exc:
-            # Unreadable (a disk error, a file from another version): answering 500 for this
-            # key for ever would be worse than treating it as new.
-            log.warning("ignoring unreadable Idempotency-Key record %s: %s", path, exc)
-            return None
-        self._hold(key, first)
-        return first
-
-    def _hold(self, key: str, first: _FirstStart) -> None:
-        self._answers[key] = first
-        self._answers.move_to_end(key)
-        if len(self._answers) > self._kept:
-            self._answers.popitem(last=False)
-
-    def _path(self, key: str) -> FilePath:
-        return self._folder / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
-
-
-def _start_answers(request: Request) -> StartAnswers:
-    answers: StartAnswers | None = getattr(request.app.state, "backtest_start_answers", None)
-    if answers is None:
-        folder = _manager(request).store_dir / "idempotency"
-        answers = request.app.state.backtest_start_answers = StartAnswers(folder)
-    return answers
-
-
 def _manager(request: Request) -> RunManager:
     manager: RunManager = request.app.state.backtests
     return manager
@@ -164,15 +77,28 @@ def _results(state: RunState) -> dict[str, Any] | None:
 
 
 def _status(state: RunState) -> RunStatus:
+    return _accepted(state).model_copy(
+        update={
+            "status": state.status,
+            "progress": state.progress,
+            "error": state.error,
+            "finished_at": state.finished_at,
+            "results": _results(state) if state.status == "finished" else None,
+        }
+    )
+
+
+def _accepted(state: RunState) -> RunStatus:
+    """The answer to the start of `state`, and to every retry under its `Idempotency-Key`."""
     return RunStatus(
         run_id=state.run_id,
-        status=state.status,
-        progress=state.progress,
-        error=state.error,
+        status="queued",
+        progress=0.0,
+        error=None,
         created_at=state.created_at,
-        finished_at=state.finished_at,
+        finished_at=None,
         request=state.request.model_dump(mode="json"),
-        results=_results(state) if state.status == "finished" else None,
+        results=None,
     )
 
 
@@ -191,20 +117,7 @@ async def start_backtest(
 
     A retry with the same `Idempotency-Key` gets the first answer and starts nothing.
     """
-    if not idempotency_key:
-        return _status(_manager(request).start(body))
-    answers = _start_answers(request)
-    fingerprint = hashlib.sha256(
-        json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
-    ).hexdigest()
-    # No await between the look-up and `remember`: concurrent retries on the event loop cannot
-    # both miss the key and start two runs.
-    first = answers.replay(idempotency_key, fingerprint)
-    if first is not None:
-        return first
-    answer = _status(_manager(request).start(body))
-    answers.remember(idempotency_key, fingerprint, answer)
-    return answer
+    return _accepted(_manager(request).start(body, idempotency_key=idempotency_key))
 
 
 @router.get("", response_model=RunList)

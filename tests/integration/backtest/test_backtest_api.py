@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -197,3 +200,31 @@ async def test_a_key_recorded_by_the_previous_version_still_answers_its_retry(
     assert (retry.status_code, retry.json()) == (202, first.json())
     assert other_body.status_code == 422 and key in other_body.json()["message"]
     assert [r["run_id"] for r in runs] == [run_id]
+
+
+async def test_the_service_answers_while_a_start_reads_its_data(tmp_path: Path) -> None:
+    eight_symbols = ["AAPL", "ADBE", "AMD", "AMGN", "AMZN", "AVGO", "CMCSA", "COST"]
+    body = {**SEED_BODY, "symbols": eight_symbols, "strategies": ["momentum"]}
+    turns: list[float] = []  # when the event loop ran another task
+
+    async def turn() -> None:
+        while True:
+            turns.append(time.perf_counter())
+            await asyncio.sleep(0.001)
+
+    async with _serving(AtpSettings(var_dir=tmp_path)) as client:
+        watcher = asyncio.create_task(turn())
+        await asyncio.sleep(0.01)
+        began = time.perf_counter()
+        started = await client.post("/backtest/start", json=body)
+        ended = time.perf_counter()
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+    assert started.status_code == 202, started.text
+    during = [began, *(t for t in turns if began < t < ended), ended]
+    longest = max(later - earlier for earlier, later in itertools.pairwise(during))
+    # Eight files take about half a second to read and check; read on the event loop, they
+    # stalled it (every other request, every NATS message) for all that time.
+    assert longest < (ended - began) / 3, (longest, ended - began)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +37,7 @@ def _stored(store: Path, run_id: str) -> dict[str, object]:
 
 async def test_a_users_cancel_wins_over_a_stop_and_is_not_resumed(tmp_path: Path) -> None:
     manager = _manager(tmp_path)
-    state = manager.start(REQUEST)
+    state = await manager.start(REQUEST)
     manager.cancel(state.run_id)
     await manager.close()
 
@@ -49,7 +50,7 @@ async def test_a_users_cancel_wins_over_a_stop_and_is_not_resumed(tmp_path: Path
 
 async def test_a_stop_then_a_start_in_one_process_resumes_the_run(tmp_path: Path) -> None:
     manager = _manager(tmp_path)
-    state = manager.start(REQUEST)
+    state = await manager.start(REQUEST)
     await manager.close()  # interrupted, not cancelled
     assert _stored(tmp_path, state.run_id)["status"] in ("queued", "running")
 
@@ -63,7 +64,7 @@ async def test_a_stop_then_a_start_in_one_process_resumes_the_run(tmp_path: Path
 
 async def test_a_run_that_crashed_every_attempt_is_failed_not_resumed(tmp_path: Path) -> None:
     manager = _manager(tmp_path)
-    state = manager.start(REQUEST)
+    state = await manager.start(REQUEST)
     await manager.close()
     record = _stored(tmp_path, state.run_id)
     # As a process killed during its attempts leaves it: counted, never ended.
@@ -85,6 +86,20 @@ async def test_a_run_that_cannot_be_stored_is_refused_and_not_listed(tmp_path: P
     manager = _manager(blocked)
 
     with pytest.raises(OSError):
-        manager.start(REQUEST)
+        await manager.start(REQUEST)
 
     assert manager.list() == []
+
+
+async def test_concurrent_starts_under_one_key_start_one_run(tmp_path: Path) -> None:
+    manager = _manager(tmp_path)
+    # Each reads its data off the event loop; the first to come back is the run, the others
+    # find it under the key.
+    started = await asyncio.gather(
+        *(manager.start(REQUEST, idempotency_key="one-key") for _ in range(4))
+    )
+    await manager.close()
+
+    assert len({state.run_id for state in started}) == 1
+    assert [state.run_id for state in manager.list()] == [started[0].run_id]
+    assert _stored(tmp_path, started[0].run_id)["idempotency_key"] == "one-key"

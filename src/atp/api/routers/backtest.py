@@ -117,7 +117,7 @@ async def start_backtest(
 
     A retry with the same `Idempotency-Key` gets the first answer and starts nothing.
     """
-    return _accepted(_manager(request).start(body, idempotency_key=idempotency_key))
+    return _accepted(await _manager(request).start(body, idempotency_key=idempotency_key))
 
 
 @router.get("", response_model=RunList)

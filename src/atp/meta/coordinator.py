@@ -4,12 +4,11 @@
 `tick` with what arrives on the bus and publishes the `DecisionResult`s they return; the
 control plane calls `execute` and publishes the `ControlAction` it returns. Every decision to
 trade is put to the `RiskGate` before it becomes an order, and only an approved one carries a
-client order id.
+client order id. The control plane's part (`execute`, the agent reports) is in `control.py`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,9 +18,7 @@ from typing import Any
 
 from atp.core.clock import Clock
 from atp.core.enums import ORDER_MARKET, Action, TradingState
-from atp.core.errors import InvalidInput
 from atp.core.events import (
-    ControlAction,
     Envelope,
     MarketSignal,
     MetaDecision,
@@ -43,8 +40,8 @@ from atp.meta.ballots import (
     valid_intent,
     vote_of,
 )
-from atp.meta.commands import MetaCommand, SetAgentEnabled, SetAgentWeight, SetVotingStrategy
 from atp.meta.config import MetaAgentConfig, VotingConfig
+from atp.meta.control import SERVICE, AgentReport, MetaControl
 from atp.meta.explain import explain
 from atp.meta.roster import AgentRoster, AgentStanding
 from atp.meta.scoring import AgentScorer
@@ -53,7 +50,8 @@ from atp.meta.window import Admission, DecisionWindow, WindowBook, WindowKey
 
 log = logging.getLogger(__name__)
 
-SERVICE = "meta-agent"
+# The control plane's names are the coordinator's: it is the meta-agent core's one entry.
+__all__ = ["SERVICE", "AgentReport", "DecisionResult", "MetaCoordinator", "WindowCounters"]
 
 
 # Every answer a ballot can hold (None: abstained), counted for each decision's agreement.
@@ -87,26 +85,7 @@ class WindowCounters:
     invalid: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class AgentReport:
-    """One agent as the control plane shows it: standing and score."""
-
-    agent_id: AgentId
-    weight: float
-    effective_weight: float
-    enabled: bool
-    live: bool
-    missed_in_a_row: int
-    intents: int
-    scored: int
-    hit_rate: float | None
-    pnl: Decimal
-    brier: float | None
-    swung: int
-    skill: float
-
-
-class MetaCoordinator:
+class MetaCoordinator(MetaControl):
     """Groups intents into windows, votes, explains, and puts trades to the risk gate."""
 
     def __init__(
@@ -189,67 +168,6 @@ class MetaCoordinator:
         """Closes every window whose deadline has passed at `now` (the clock's time if None)."""
         moment = now if now is not None else self._clock.now()
         return [self._close(window, TIMEOUT, moment) for window in self._book.due(moment)]
-
-    def execute(self, command: MetaCommand, *, actor: str) -> ControlAction:
-        """Applies a control-plane command (from the next window on) and returns its event."""
-        parameters: dict[str, Any]
-        if isinstance(command, SetVotingStrategy):
-            previous = self._voting
-            self._voting = command.voting
-            action = "meta.set_strategy"
-            parameters = {**command.voting.model_dump(), "previous": previous.model_dump()}
-        elif isinstance(command, SetAgentWeight):
-            was = self.roster.set_weight(command.agent_id, command.weight)
-            action = "meta.set_agent_weight"
-            parameters = {
-                "agent_id": command.agent_id,
-                "weight": command.weight,
-                "previous_weight": was,
-            }
-        elif isinstance(command, SetAgentEnabled):
-            was_enabled = self.roster.set_enabled(command.agent_id, command.enabled)
-            action = "meta.enable_agent" if command.enabled else "meta.disable_agent"
-            parameters = {
-                "agent_id": command.agent_id,
-                "enabled": command.enabled,
-                "was_enabled": was_enabled,
-            }
-        else:
-            raise InvalidInput(f"unknown meta-agent command {type(command).__name__}")
-        now = self._clock.now()
-        action_id = derive_id(
-            "control",
-            SERVICE,
-            action,
-            json.dumps(parameters, sort_keys=True),
-            actor,
-            now.isoformat(),
-        )
-        return ControlAction(action_id, SERVICE, action, parameters, actor, now)
-
-    def agents(self) -> list[AgentReport]:
-        """Every known agent with its standing and score, by id."""
-        return [self.agent(standing.agent_id) for standing in self.roster.standings()]
-
-    def agent(self, agent_id: AgentId) -> AgentReport:
-        """One agent's standing and score; NotFound if the agent is unknown."""
-        standing = self.roster.get(agent_id)
-        score = self.scorer.score(agent_id)
-        return AgentReport(
-            agent_id=agent_id,
-            weight=standing.weight,
-            effective_weight=self._effective_weight(agent_id, self._voting),
-            enabled=standing.enabled,
-            live=agent_id in self.roster.live(),
-            missed_in_a_row=standing.missed_in_a_row,
-            intents=score.intents,
-            scored=score.scored,
-            hit_rate=score.hit_rate,
-            pnl=score.pnl,
-            brier=score.brier,
-            swung=score.swung,
-            skill=score.skill,
-        )
 
     def _effective_weight(self, agent_id: AgentId, voting: VotingConfig) -> float:
         return self._weight_of(self.roster.join(agent_id), voting)

@@ -14,8 +14,9 @@ Conventions (docs/backtest.md states them for users):
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,45 +135,80 @@ def trade_statistics(trades: Sequence[ClosedTrade]) -> dict[str, float | None]:
     }
 
 
-def _returns_array(initial: float, equity: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """`simple_returns` as an array: the same IEEE operations, element by element, in place."""
-    returns = np.empty(len(equity), dtype=np.float64)
-    if not len(equity):
-        return returns
-    returns[0] = equity[0] / initial - 1.0 if initial != 0 else 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(equity[1:], equity[:-1], out=returns[1:])
-    returns[1:] -= 1.0
-    returns[1:][equity[:-1] == 0] = 0.0
-    return returns
+_BLOCK = 1 << 16  # bars per block: every temporary stays a few hundred KB
 
 
-def _peaks(initial: float, equity: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """max(E_0..E_i) after each bar, E_0 the starting cash (one array, 8 bytes a bar)."""
-    peaks = np.maximum.accumulate(equity)
-    np.maximum(peaks, initial, out=peaks)
-    return peaks
+def _blocks(values: npt.NDArray[np.float64]) -> Iterator[npt.NDArray[np.float64]]:
+    """`values` in consecutive blocks of `_BLOCK` (views, no copies)."""
+    for low in range(0, len(values), _BLOCK):
+        yield values[low : low + _BLOCK]
 
 
-def _longest_run(flags: npt.NDArray[np.bool_]) -> int:
-    """The longest run of True in `flags`."""
-    if not flags.any():
-        return 0
-    edges = np.diff(np.concatenate([[0], flags.view(np.int8), [0]]))
-    return int(np.max(np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)))
+def _return_blocks(
+    initial: float, equity: npt.NDArray[np.float64]
+) -> Iterator[npt.NDArray[np.float64]]:
+    """`simple_returns`, block by block: the same IEEE operations, element by element."""
+    previous = initial
+    for block in _blocks(equity):
+        returns = np.empty(len(block), dtype=np.float64)
+        returns[0] = block[0] / previous - 1.0 if previous != 0 else 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(block[1:], block[:-1], out=returns[1:])
+        returns[1:] -= 1.0
+        returns[1:][block[:-1] == 0] = 0.0
+        previous = float(block[-1])
+        yield returns
 
 
-def _fsum_mean(values: npt.NDArray[np.float64]) -> float:
-    # math.fsum is exact, so the order cannot matter; iterating the array makes no list.
-    return math.fsum(values) / len(values)
+def _fsum(blocks: Iterable[npt.NDArray[np.float64]]) -> float:
+    """`math.fsum` of every value of `blocks`: exact, so the fsum of the whole column."""
+    # Python floats a block at a time: fsum reads a list faster than an array's scalars.
+    return math.fsum(itertools.chain.from_iterable(block.tolist() for block in blocks))
 
 
-def _array_std(values: npt.NDArray[np.float64]) -> float | None:
-    if len(values) < 2:
-        return None
-    deviations = values - _fsum_mean(values)
-    deviations *= deviations
-    return math.sqrt(math.fsum(deviations) / (len(values) - 1))
+def _squared(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    values *= values
+    return values
+
+
+def _drawdowns(initial: float, equity: npt.NDArray[np.float64]) -> tuple[float, int]:
+    """(`max_drawdown`, `max_drawdown_duration`) of `equity`, a block at a time.
+
+    The peak before each bar is max(E_0..E_i-1), E_0 the starting cash, carried from block to
+    block (a maximum is exact, so blocks give the whole column's peaks).
+    """
+    peak = initial
+    lowest = []  # each block's deepest drawdown (np.min keeps a NaN, as over the column)
+    longest = run = 0  # the longest run of bars below a previous peak; the run still open
+    for block in _blocks(equity):
+        peaks = np.maximum.accumulate(block)
+        np.maximum(peaks, peak, out=peaks)
+        below = np.empty(len(block), dtype=bool)
+        below[0] = block[0] < peak
+        np.less(block[1:], peaks[:-1], out=below[1:])
+        longest, run = _longest_run(below, longest, run)
+        peak = float(peaks[-1])
+        flat = peaks <= 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.divide(block, peaks, out=peaks)
+        peaks -= 1.0
+        peaks[flat] = 0.0
+        lowest.append(np.min(peaks))
+    drawdown = float(np.min(np.array(lowest, dtype=np.float64))) if lowest else 0.0
+    return drawdown, longest
+
+
+def _longest_run(flags: npt.NDArray[np.bool_], longest: int, run: int) -> tuple[int, int]:
+    """(longest run of True so far, run open at the end) after `flags`, given those before."""
+    falses = np.flatnonzero(~flags)
+    if not len(falses):
+        run += len(flags)
+        return max(longest, run), run
+    longest = max(longest, run + int(falses[0]))
+    if len(falses) > 1:
+        longest = max(longest, int(np.max(np.diff(falses))) - 1)
+    run = len(flags) - 1 - int(falses[-1])
+    return max(longest, run), run
 
 
 def compute_metrics(
@@ -196,38 +232,24 @@ def compute_metrics(
         num_fills: how many fills the run had.
         periods: bars per year.
     """
-    # Arrays, not lists of floats (8 bytes a bar, not 32); every element-wise step is the
-    # same IEEE operation as the list functions above and every sum is `math.fsum` (exact).
+    # Arrays, not lists of floats (8 bytes a bar, not 32), read a block at a time so no
+    # temporary is a column long; every element-wise step is the same IEEE operation as the
+    # list functions above and every sum is one `math.fsum` (exact) over all the blocks.
     curve = np.asarray(equity, dtype=np.float64)
     flags = np.asarray(exposure_flags, dtype=bool)
     bars = len(curve)
     final = float(curve[-1]) if bars else initial
-    # One temporary at a time (each is 8 bytes a bar): drawdowns first, then returns.
-    drawdowns = _peaks(initial, curve)
-    # Below the peak before the bar (`max_drawdown_duration`), read before the peaks turn
-    # into drawdowns in place.
-    below = np.empty(bars, dtype=bool)
-    if bars:
-        below[0] = curve[0] < initial
-        np.less(curve[1:], drawdowns[:-1], out=below[1:])
-    duration = _longest_run(below)
-    del below
-    flat = drawdowns <= 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(curve, drawdowns, out=drawdowns)
-    drawdowns -= 1.0
-    drawdowns[flat] = 0.0
-    drawdown = float(np.min(drawdowns)) if bars else 0.0
-    del drawdowns, flat
-    returns = _returns_array(initial, curve)
+    drawdown, duration = _drawdowns(initial, curve)
     growth = cagr(initial, final, bars, periods)
-    mean_equity = _fsum_mean(curve) if bars else initial
-    std = _array_std(returns)
-    mean_return = _fsum_mean(returns) if bars else 0.0
-    downside = np.minimum(returns, 0.0)
-    downside *= downside
-    downside_deviation = math.sqrt(math.fsum(downside) / bars) if bars >= 2 else 0.0
-    del downside
+    mean_equity = _fsum(_blocks(curve)) / bars if bars else initial
+    mean_return = _fsum(_return_blocks(initial, curve)) / bars if bars else 0.0
+    std: float | None = None
+    downside_deviation = 0.0
+    if bars >= 2:
+        deviations = (_squared(r - mean_return) for r in _return_blocks(initial, curve))
+        std = math.sqrt(_fsum(deviations) / (bars - 1))
+        downside = (_squared(np.minimum(r, 0.0)) for r in _return_blocks(initial, curve))
+        downside_deviation = math.sqrt(_fsum(downside) / bars)
     sqrt_periods = math.sqrt(periods)
     metrics: dict[str, float | None] = {
         "total_return": final / initial - 1.0 if initial else None,

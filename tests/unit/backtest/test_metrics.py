@@ -8,9 +8,10 @@ import empyrical
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from atp.backtest import metrics as metrics_module
 from atp.backtest.metrics import (
     annual_volatility,
     compute_metrics,
@@ -113,3 +114,34 @@ def test_compute_metrics_on_arrays_equals_the_documented_list_formulas(steps: li
     assert got["annual_volatility"] == annual_volatility(returns)
     assert got["max_drawdown"] == max_drawdown(initial, curve)
     assert got["max_drawdown_duration"] == float(max_drawdown_duration(initial, curve))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    # Cents from -500 to 500: zero (a wiped-out bar: the return after it is 0) and negative
+    # equity (a short gone wrong: peaks at or below 0 count no drawdown) included.
+    st.lists(st.integers(min_value=-50_000, max_value=50_000).map(lambda c: c / 100), max_size=60),
+    st.integers(min_value=1, max_value=8),
+)
+@example(curve=[50.0, 50.0, 50.0, 150.0], block=2)  # a run below the peak across blocks
+def test_metrics_read_block_by_block_equal_the_whole_column_at_once(
+    curve: list[float], block: int
+) -> None:
+    def metrics() -> str:
+        computed = compute_metrics(
+            initial=100.0,
+            equity=np.array(curve, dtype=np.float64),
+            exposure_flags=np.array([v > 0 for v in curve], dtype=bool),
+            traded_notional=1000.0,
+            trades=[],
+            num_fills=0,
+        )
+        return repr(sorted(computed.items()))  # repr: a NaN compares equal to itself
+
+    whole = metrics()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(metrics_module, "_BLOCK", block)  # runs, peaks and returns cross blocks
+        assert metrics() == whole
+    assert f"('max_drawdown', {max_drawdown(100.0, curve)!r})" in whole
+    duration = float(max_drawdown_duration(100.0, curve))
+    assert f"('max_drawdown_duration', {duration!r})" in whole

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,6 +41,8 @@ from atp.marketdata.timeparse import exchange_zone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DECIMALS_BLOCK = 1 << 16
+_BLOCK = 1 << 16  # rows converted at a time: temporaries of a few hundred KB
+_DAY_NS = 86_400 * 1_000_000_000
 _FIELDS = ("open", "high", "low", "close", "volume")
 TextColumn = npt.NDArray[np.bytes_]
 
@@ -232,45 +234,74 @@ def _read_plain(path: Path, symbol: Symbol, timezone: str) -> SymbolColumns:
 
 
 def _to_utc(local_ns: npt.NDArray[np.int64], timezone: str) -> npt.NDArray[np.int64]:
-    """Local wall-clock nanoseconds to UTC, as `parse_timestamp` reads them (fold 0)."""
+    """Local wall-clock nanoseconds to UTC, as `parse_timestamp` reads them (fold 0).
+
+    Converted in place, `_BLOCK` rows at a time (no temporary a column long), and returned.
+    """
     zone = exchange_zone(timezone)
-    day_ns = 86_400 * 1_000_000_000
-    days = local_ns // day_ns
-    unique_days, inverse = np.unique(days, return_inverse=True)
-    offsets = np.empty(len(unique_days), dtype=np.int64)
-    mixed = np.zeros(len(unique_days), dtype=bool)
+    # Per local day: its offset in ns, or None on a day with a daylight-saving change.
+    day_offsets: dict[int, int | None] = {}
+    offset_ns: dict[timedelta, int] = {}  # a zone has few distinct offsets
     naive_epoch = datetime(1970, 1, 1)  # noqa: DTZ001 (wall-clock time, naive on purpose)
     day_end = timedelta(hours=23, minutes=59)
-    offset_ns: dict[timedelta, int] = {}  # a zone has few distinct offsets
-    for slot, day in enumerate(unique_days.tolist()):
-        start = naive_epoch + timedelta(days=day)
-        # The zone's offset at a wall-clock time (fold 0), as if attached with `replace`:
-        # asked of the zone directly, 20 times cheaper (one call per day of a daily file).
-        first = zone.utcoffset(start)
-        last = zone.utcoffset(start + day_end)
-        assert first is not None and last is not None
-        if first == last:
-            nanoseconds = offset_ns.get(first)
-            if nanoseconds is None:
-                nanoseconds = offset_ns[first] = to_ns(_EPOCH + first)
-            offsets[slot] = nanoseconds
-        else:
-            offsets[slot] = 0
-            mixed[slot] = True
-    utc = local_ns - offsets[inverse]
-    # A day with a daylight-saving change: each bar on it the slow, exact way.
-    for index in np.flatnonzero(mixed[inverse]).tolist():
-        naive = datetime(1970, 1, 1) + timedelta(microseconds=int(local_ns[index]) // 1000)  # noqa: DTZ001
-        utc[index] = to_ns(naive.replace(tzinfo=zone).astimezone(UTC))
-    return utc
+    for low in range(0, len(local_ns), _BLOCK):
+        block = local_ns[low : low + _BLOCK]  # a view: converted in place
+        unique_days, inverse = np.unique(block // _DAY_NS, return_inverse=True)
+        offsets = np.zeros(len(unique_days), dtype=np.int64)
+        mixed = np.zeros(len(unique_days), dtype=bool)
+        for slot, day in enumerate(unique_days.tolist()):
+            if day not in day_offsets:
+                start = naive_epoch + timedelta(days=day)
+                # The zone's offset at a wall-clock time (fold 0), as if attached with
+                # `replace`: asked of the zone directly, 20 times cheaper (one call per day).
+                first = zone.utcoffset(start)
+                last = zone.utcoffset(start + day_end)
+                assert first is not None and last is not None
+                if first != last:
+                    day_offsets[day] = None
+                elif first in offset_ns:
+                    day_offsets[day] = offset_ns[first]
+                else:
+                    day_offsets[day] = offset_ns[first] = to_ns(_EPOCH + first)
+            offset = day_offsets[day]
+            if offset is None:
+                mixed[slot] = True
+            else:
+                offsets[slot] = offset
+        # A day with a daylight-saving change: each bar on it the slow, exact way.
+        exact = [
+            (index, _exact_utc(int(block[index]), zone))
+            for index in np.flatnonzero(mixed[inverse]).tolist()
+        ]
+        block -= offsets[inverse]
+        for index, utc in exact:
+            block[index] = utc
+    return local_ns
+
+
+def _exact_utc(local: int, zone: tzinfo) -> int:
+    """One wall-clock time in ns to UTC ns, by attaching the zone (fold 0)."""
+    naive = datetime(1970, 1, 1) + timedelta(microseconds=local // 1000)  # noqa: DTZ001
+    return to_ns(naive.replace(tzinfo=zone).astimezone(UTC))
 
 
 def _timeframe(utc: npt.NDArray[np.int64], date_only: bool) -> str:
-    """The catalog's `infer_timeframe` over int64 timestamps (ties: the spacing seen first)."""
+    """The catalog's `infer_timeframe` over int64 timestamps (ties: the spacing seen first).
+
+    Counted `_BLOCK` spacings at a time (no temporary a column long).
+    """
     if len(utc) < 2:
         return "1d" if date_only else "1m"
-    spacings = np.diff(utc) // 1_000_000_000
-    values, first_seen, counts = np.unique(spacings, return_index=True, return_counts=True)
-    best = counts.max()
-    spacing = int(values[counts == best][np.argmin(first_seen[counts == best])])
+    counts: dict[int, int] = {}  # per spacing in seconds: how often it occurs
+    firsts: dict[int, int] = {}  # and the index it first occurs at
+    for low in range(0, len(utc) - 1, _BLOCK):
+        spacings = np.diff(utc[low : low + _BLOCK + 1]) // 1_000_000_000
+        values, first_seen, found = np.unique(spacings, return_index=True, return_counts=True)
+        for value, first, count in zip(
+            values.tolist(), first_seen.tolist(), found.tolist(), strict=True
+        ):
+            counts[value] = counts.get(value, 0) + count
+            firsts.setdefault(value, low + first)
+    best = max(counts.values())
+    spacing = min((firsts[value], value) for value, count in counts.items() if count == best)[1]
     return timeframe_name(spacing, daily=date_only)

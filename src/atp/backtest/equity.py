@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import overload
 
 import numpy as np
@@ -42,20 +43,36 @@ class EquityCurve(Sequence[EquityPoint]):
         *,
         data: list[SymbolColumns],
         stamps: npt.NDArray[np.int64],
-        latest: list[npt.NDArray[np.int64]],
+        latest: list[npt.NDArray[np.int64]] | None,
         segments: list[Segment],
         first: int,
         initial_cash: Decimal,
     ) -> None:
+        """`latest`: per symbol slot, its row at each point (None: one symbol, row `first` + i)."""
         self._data = data
         self._stamps = stamps
         self._latest = latest
+        self._first = first
         self._starts = np.array([s.start for s in segments], dtype=np.int64)
         self._segments = segments
         self._initial = Segment(0, initial_cash, ())
-        self.exact_segments = 0
-        self.floats = self._floats()
-        self.exposed = self._exposed()
+        self._exact_segments = 0
+
+    @cached_property
+    def floats(self) -> npt.NDArray[np.float64]:
+        """float() of each point's exact equity (computed on first use, 8 bytes a bar)."""
+        return self._floats()
+
+    @cached_property
+    def exposed(self) -> npt.NDArray[np.bool_]:
+        """Per point, whether any position was open at its close."""
+        return self._exposed()
+
+    @property
+    def exact_segments(self) -> int:
+        """How many held segments `floats` priced in integers (the rest bar by bar)."""
+        _ = self.floats
+        return self._exact_segments
 
     def __len__(self) -> int:
         return len(self._stamps)
@@ -84,11 +101,22 @@ class EquityCurve(Sequence[EquityPoint]):
         slot = int(np.searchsorted(self._starts, index, side="right")) - 1
         return self._segments[slot] if slot >= 0 else self._initial
 
+    def _rows(self, slot: int, low: int, high: int) -> npt.NDArray[np.int64]:
+        """The rows of symbol `slot` at points low..high-1."""
+        if self._latest is None:
+            return np.arange(self._first + low, self._first + high, dtype=np.int64)
+        return self._latest[slot][low:high]
+
+    def _rows_at(self, slot: int, points: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The rows of symbol `slot` at `points`."""
+        return points + self._first if self._latest is None else self._latest[slot][points]
+
     def _value(self, segment: Segment, index: int) -> tuple[Decimal, Decimal]:
         # The ledger's sums: start from ZERO, add each position's quantity x last price.
         market = gross = ZERO
+        latest = self._latest
         for slot, quantity in segment.held:
-            position = int(self._latest[slot][index])
+            position = self._first + index if latest is None else int(latest[slot][index])
             value = quantity * self._data[slot].close(position)
             market += value
             gross += abs(value)
@@ -103,7 +131,7 @@ class EquityCurve(Sequence[EquityPoint]):
         if bounds[0] > 0:
             bounds = [0, *bounds]
         decimals = [close_decimals(columns) for columns in self._data]
-        self.exact_segments = 0  # held segments priced in integers (the rest bar by bar)
+        self._exact_segments = 0  # held segments priced in integers (the rest bar by bar)
         # Per symbol slot: segments holding only that symbol, priced together in integers.
         batches: dict[int, _OneHolding] = {}
         for segment, low, high in zip(segments, bounds, bounds[1:], strict=False):
@@ -122,7 +150,7 @@ class EquityCurve(Sequence[EquityPoint]):
                         batches[slot] = _OneHolding()
                     continue
             if self._exact_floats(segment, low, high, decimals, out):
-                self.exact_segments += 1
+                self._exact_segments += 1
                 continue
             self._decimal_floats(segment, low, high, out)
         for slot, batch in batches.items():
@@ -145,7 +173,7 @@ class EquityCurve(Sequence[EquityPoint]):
         bars = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(
             np.array(batch.lows, dtype=np.int64) - firsts, lengths
         )
-        prices = scaled(self._data[slot].floats.close[self._latest[slot][bars]], places)
+        prices = scaled(self._data[slot].floats.close[self._rows_at(slot, bars)], places)
         peaks = np.maximum.reduceat(np.abs(prices), firsts).tolist()
         bases, factors, scales, kept = [], [], [], []
         for (segment, low, high, (base, factor, exponent)), peak in zip(
@@ -155,7 +183,7 @@ class EquityCurve(Sequence[EquityPoint]):
             if not fits:
                 self._decimal_floats(segment, low, high, out)
             else:
-                self.exact_segments += 1
+                self._exact_segments += 1
             kept.append(fits)
             bases.append(base if fits else 0)
             factors.append(factor if fits else 0)
@@ -176,7 +204,7 @@ class EquityCurve(Sequence[EquityPoint]):
         """
         held = []
         for slot, quantity in segment.held:
-            positions = self._latest[slot][low:high]
+            positions = self._rows(slot, low, high)
             first = int(positions[0])
             texts = self._data[slot].texts.closes(first, int(positions[-1]) + 1)
             held.append((quantity, texts, (positions - first).tolist()))
@@ -211,7 +239,7 @@ class EquityCurve(Sequence[EquityPoint]):
         for slot, factor in terms:
             places = decimals[slot]
             assert places is not None  # `_integer_terms` prices only short-decimal columns
-            positions = self._latest[slot][low:high]
+            positions = self._rows(slot, low, high)
             prices = scaled(self._data[slot].floats.close[positions], places)
             bound += abs(factor) * int(np.max(np.abs(prices)))
             factors.append((factor, prices))

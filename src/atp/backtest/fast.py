@@ -115,18 +115,17 @@ def answers_of(
 class _Calendar:
     stamps: npt.NDArray[np.int64]
     # Per symbol: the index of its latest bar at or before each calendar time (-1: none yet).
-    latest: list[npt.NDArray[np.int64]]
-    # Per symbol: whether it has a bar at each calendar time.
-    present: list[npt.NDArray[np.bool_]]
+    # None with one symbol: its bar at each calendar time is the one at that very index.
+    latest: list[npt.NDArray[np.int64]] | None
+    # Per symbol: whether it has a bar at each calendar time (None with one symbol: always).
+    present: list[npt.NDArray[np.bool_]] | None
 
 
 def _calendar(data: list[SymbolColumns]) -> _Calendar:
     if len(data) == 1:
-        # One symbol: its own timestamps are the calendar (no sorted copies, 9 bytes a bar).
-        stamps = data[0].timestamps
-        return _Calendar(
-            stamps, [np.arange(len(stamps), dtype=np.int64)], [np.ones(len(stamps), dtype=bool)]
-        )
+        # One symbol: its own timestamps are the calendar, and no index arrays (9 bytes a
+        # bar) that would only repeat 0, 1, 2...
+        return _Calendar(data[0].timestamps, None, None)
     stamps = np.unique(np.concatenate([c.timestamps for c in data]))
     latest = [np.searchsorted(c.timestamps, stamps, side="right") - 1 for c in data]
     present = [np.isin(stamps, c.timestamps, assume_unique=True) for c in data]
@@ -183,6 +182,7 @@ class FastEngine:
         # One symbol (the common case): its own bars are the calendar, present at every index.
         single = self._single
         slots = list(enumerate(data))
+        latest, present = calendar.latest or [], calendar.present or []
         pointer = 0
         index = wanted[0] if wanted else total
         reported = 0
@@ -197,8 +197,8 @@ class FastEngine:
             else:
                 bars = []
                 for slot, columns in slots:
-                    if calendar.present[slot][index]:
-                        position = int(calendar.latest[slot][index])
+                    if present[slot][index]:
+                        position = int(latest[slot][index])
                         bars.append(columns.bar(position, moment))
                         seen[slot] = position
             trading = index >= first_traded
@@ -226,7 +226,7 @@ class FastEngine:
         curve = EquityCurve(
             data=data,
             stamps=calendar.stamps[self._first_traded :],
-            latest=[latest[self._first_traded :] for latest in calendar.latest],
+            latest=None if not latest else [rows[self._first_traded :] for rows in latest],
             segments=segments,
             first=self._first_traded,
             initial_cash=self._initial_cash,
@@ -244,9 +244,10 @@ class FastEngine:
         symbol's decision on this bar is sized and checked against this one's mark, so its
         latest bar must be shown first.
         """
-        if index == 0 or self._single:
-            return
-        engine, calendar = self._engine, self._calendar
+        calendar = self._calendar
+        if index == 0 or calendar.latest is None or calendar.present is None:
+            return  # the first bar, or one symbol
+        engine = self._engine
         moment = from_ns(int(calendar.stamps[index - 1]))
         moved = False
         for slot, columns in enumerate(self._data):

@@ -123,4 +123,5 @@ def run_columns(
         initial_cash=request.initial_balance,
     )
     record, curve = fast.run(progress=progress, cancelled=cancelled)
+    del fast, engine, pipeline, chain, venue, replayed, wants
     return summarize(request, record, label, tuple(strategies), voting_strategy, curve)

@@ -49,3 +49,35 @@ def test_batched_floats_equal_each_bars_exact_equity(
 
     assert curve.floats.tolist() == [float(point.equity) for point in curve]
     assert curve.exact_segments == 3  # the three one-symbol segments that fit in 2**53
+
+
+def test_one_symbols_own_rows_price_the_curve_as_an_explicit_row_per_point(
+    tmp_path: Path,
+) -> None:
+    columns = _columns(tmp_path, 96)
+    stamps = columns.timestamps  # type: ignore[attr-defined]
+    first = 9  # warm-up bars before the first traded point: point i is row first + i
+    segments = [
+        Segment(0, Decimal("1000.50"), ((0, Decimal("3.123456")),)),
+        Segment(30, Decimal("12345678901.23"), ((0, Decimal("123456789.123456")),)),
+        Segment(50, Decimal("7"), ((0, Decimal("0")),)),
+    ]
+
+    def curve(latest: list[np.ndarray] | None) -> EquityCurve:
+        return EquityCurve(
+            data=[columns],  # type: ignore[list-item]
+            stamps=stamps[first:],
+            latest=latest,
+            segments=segments,
+            first=first,
+            initial_cash=Decimal(1),
+        )
+
+    own_rows = curve(None)
+    explicit = curve([np.arange(first, len(stamps), dtype=np.int64)])
+    assert list(own_rows) == list(explicit)
+    assert own_rows.floats.tolist() == explicit.floats.tolist()
+    assert own_rows.floats.tolist() == [float(point.equity) for point in explicit]
+    # The close of row first + 40 (a Decimal-priced segment), not of row 40.
+    quantity = Decimal("123456789.123456")
+    assert own_rows[40].equity == Decimal("12345678901.23") + quantity * columns.close(first + 40)  # type: ignore[attr-defined]

@@ -5,8 +5,8 @@ hear (state changes, tripped limits, operator changes, kill-switch follow-ups) i
 events and handed over by `take_events()`; the service publishes them. A check's own refusals
 travel in its `RiskVerdict`. Denials are answers, never exceptions.
 
-Its restart (rebuilding state from recorded history) is in `restore.py`, and which trading day
-it is in `trading_day.py`.
+Its restart (rebuilding state from recorded history) is in `restore.py`, which trading day it
+is in `trading_day.py`, and which correlation bucket each symbol is in `correlation.py`.
 """
 
 from __future__ import annotations

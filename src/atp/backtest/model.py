@@ -13,7 +13,15 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from atp.core.enums import Side
 from atp.core.frozen import quick_init
@@ -23,6 +31,8 @@ ParamValue = float | int | str | bool
 
 DEFAULT_COMMISSION_BPS = 1.0
 DEFAULT_SLIPPAGE_BPS = 5.0
+# The error type of an end_date before the start_date (the CLI says which bound it defaulted).
+DATE_ORDER_ERROR = "date_order"
 
 
 def _as_utc(value: Any) -> Any:
@@ -52,7 +62,7 @@ class BacktestRequest(BaseModel):
         description="Symbols to trade; each needs a data file (see `data_files`)."
     )
     strategies: Annotated[list[str], Field(min_length=1, max_length=20)] = Field(
-        description="Strategy names, one agent each (e.g. sma_crossover, momentum)."
+        description="Strategy names, each once: one agent each (e.g. sma_crossover, momentum)."
     )
     initial_balance: Decimal = Field(gt=0, le=Decimal("1e12"), description="Starting cash.")
     voting_strategy: str = Field(
@@ -60,7 +70,8 @@ class BacktestRequest(BaseModel):
     )
     compare_voting_strategies: list[str] = Field(
         default_factory=list,
-        description="More voting strategies to run on the same data for the comparison table.",
+        description="More voting strategies (each named once) to run on the same data for the "
+        "comparison table.",
     )
     params: dict[str, dict[str, ParamValue]] = Field(
         default_factory=dict,
@@ -88,7 +99,9 @@ class BacktestRequest(BaseModel):
     )
     data_files: dict[str, str] = Field(
         default_factory=dict,
-        description="Explicit data file per symbol; others are looked up in the data folder.",
+        description="Explicit data file per symbol (each key one of `symbols`); other symbols are "
+        "looked up in the data folder. A file that names its symbol (a Symbol or Ticker "
+        "column) must name this one.",
     )
     sizing: Literal["equal_weight", "all_in"] = Field(
         default="equal_weight",
@@ -125,12 +138,44 @@ class BacktestRequest(BaseModel):
             raise ValueError(f"symbols must be unique, found {symbols}")
         return cleaned
 
-    @model_validator(mode="after")
-    def _ordered(self) -> BacktestRequest:
-        if self.end_date < self.start_date:
+    @field_validator("strategies", "compare_voting_strategies")
+    @classmethod
+    def _unique(cls, names: list[str], info: ValidationInfo) -> list[str]:
+        # Each strategy is one agent (its id is the name), each voting strategy one more run.
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
             raise ValueError(
-                f"end_date {self.end_date.isoformat()} is before start_date "
-                f"{self.start_date.isoformat()}"
+                f"{info.field_name} must be unique, found {', '.join(map(repr, repeated))} "
+                "more than once"
+            )
+        return names
+
+    @field_validator("data_files")
+    @classmethod
+    def _upper_keys(cls, files: dict[str, str]) -> dict[str, str]:
+        # Keys name symbols, which are upper-cased: `aapl` is AAPL's file.
+        cleaned: dict[str, str] = {}
+        for key, path in files.items():
+            symbol = key.strip().upper()
+            if symbol in cleaned:
+                raise ValueError(f"data_files must name each symbol once, found {key!r} twice")
+            cleaned[symbol] = path
+        return cleaned
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BacktestRequest:
+        if self.end_date < self.start_date:
+            raise PydanticCustomError(
+                DATE_ORDER_ERROR,
+                "end_date {end} is before start_date {start}",
+                {"end": self.end_date.isoformat(), "start": self.start_date.isoformat()},
+            )
+        unused = [key for key in self.data_files if key not in self.symbols]
+        if unused:
+            raise ValueError(
+                f"data_files: {'key' if len(unused) == 1 else 'keys'} "
+                f"{', '.join(map(repr, unused))} not in symbols ({', '.join(self.symbols)}); "
+                "a data file is read only for a requested symbol"
             )
         return self
 

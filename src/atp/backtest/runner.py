@@ -60,7 +60,8 @@ def load_data(request: BacktestRequest, data_dir: Path) -> LoadedData:
     """Loads each symbol's file (explicit, else found in `data_dir`), with warm-up, aligned.
 
     Raises:
-        InvalidInput: a symbol has no file, or no bar inside the requested dates.
+        InvalidInput: a symbol has no file, a file that names another symbol (its Symbol
+            column), or no bar inside the requested dates.
     """
     series: list[BarSeries] = []
     for symbol in request.symbols:
@@ -69,7 +70,7 @@ def load_data(request: BacktestRequest, data_dir: Path) -> LoadedData:
             path = Path(explicit) if explicit else find_data_file(data_dir, symbol)
         except NotFound as exc:
             raise InvalidInput(f"symbols: no data for {symbol}: {exc}") from exc
-        loaded = load_bars(path, symbol=symbol)
+        loaded = load_bars(path, symbol=symbol, match_symbol=True)
         inside = [b for b in loaded.bars if request.start_date <= b.timestamp <= request.end_date]
         if not inside:
             first, last = loaded.bars[0].timestamp, loaded.bars[-1].timestamp
@@ -311,8 +312,9 @@ def validate(request: BacktestRequest) -> None:
     for name in request.params:
         if name not in request.strategies:
             raise InvalidInput(f"params: {name!r} is not one of the requested strategies")
-    for name in [request.voting_strategy, *request.compare_voting_strategies]:
-        check_voting(name)
+    check_voting(request.voting_strategy)
+    for name in request.compare_voting_strategies:
+        check_voting(name, "compare_voting_strategies")
 
 
 def run_backtest(

@@ -58,11 +58,11 @@ def build_strategy(name: str, params: dict[str, Any] | None) -> Strategy[Any]:
     return cls.from_params(params or {})
 
 
-def check_voting(name: str) -> str:
-    """Returns `name` if it is a voting strategy, else raises InvalidInput."""
+def check_voting(name: str, field: str = "voting_strategy") -> str:
+    """Returns `name` if it is a voting strategy, else raises InvalidInput naming `field`."""
     if name not in VOTING_STRATEGIES:
         raise InvalidInput(
-            f"voting_strategy: unknown {name!r}, expected one of {', '.join(VOTING_STRATEGIES)}"
+            f"{field}: unknown {name!r}, expected one of {', '.join(VOTING_STRATEGIES)}"
         )
     return name
 

@@ -29,7 +29,9 @@ same rules apply to all three (each one a choice a user can rely on):
   them.
 * The symbol is the `symbol` argument, else the file's own (a Symbol column with one value per
   file, or a JSON fixture's `symbol`), else the first token of the file name
-  (`orcl-1995-2014.txt` -> ORCL, `AAPL_Minute.csv` -> AAPL).
+  (`orcl-1995-2014.txt` -> ORCL, `AAPL_Minute.csv` -> AAPL). With `match_symbol=True` the
+  argument must agree with the file's own symbol (case aside): a file that names another one
+  is refused, naming the record and both symbols (a backtest of AAPL never runs MSFT's bars).
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def load_bars(
     price_basis: PriceBasis = "close",
     feed: str | None = None,
     strict_ohlc: bool = False,
+    match_symbol: bool = False,
 ) -> BarSeries:
     """Loads one bar file (see the module docstring for every rule it applies).
 
@@ -87,6 +90,7 @@ def load_bars(
         price_basis: "close" (as printed) or "adjusted" (Adj Close, O/H/L scaled with it).
         feed: the `feed` field of each signal; default `<format>:<file name>`.
         strict_ohlc: refuse bars whose High/Low contradict Open/Close.
+        match_symbol: refuse a file whose own symbol is not `symbol`, instead of overriding it.
 
     Raises:
         InvalidInput: the file is missing, of an unknown kind, empty or malformed; the
@@ -109,6 +113,9 @@ def load_bars(
     context = RecordContext(source, columns, zone, price_basis, table.record_label)
     parsed: list[ParsedRow] = []
     file_symbol = table.symbol
+    wanted = symbol.strip().upper() if match_symbol and symbol else None
+    if wanted is not None and file_symbol is not None:
+        _check_symbol(file_symbol, wanted, f"{source}: key 'symbol'")
     for position, cells in table.records:
         if len(cells) != columns.width:
             raise InvalidInput(
@@ -122,6 +129,11 @@ def load_bars(
                     f"{source}: {context.where(position)}, column "
                     f"{columns.names[columns.symbol or 0]!r}: expected one symbol per file "
                     f"({file_symbol}), found {row.symbol!r}"
+                )
+            if wanted is not None and file_symbol is None:
+                column = columns.names[columns.symbol or 0]
+                _check_symbol(
+                    row.symbol, wanted, f"{source}: {context.where(position)}, column {column!r}"
                 )
             file_symbol = row.symbol
         parsed.append(row)
@@ -141,6 +153,14 @@ def load_bars(
         price_basis=price_basis,
         strict_ohlc=strict_ohlc,
     )
+
+
+def _check_symbol(found: str, wanted: str, where: str) -> None:
+    if found.strip().upper() != wanted:
+        raise InvalidInput(
+            f"{where}: expected the requested symbol {wanted}, found {found!r} (the file holds "
+            "another symbol's bars)"
+        )
 
 
 def read_table(path: Path) -> RawTable:

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from atp.core.errors import ConfigurationError
 from atp.services.catalog import BY_NAME
 from atp.services.settings import AtpSettings
@@ -46,6 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except ConfigurationError as exc:
         print(f"atp: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        # Settings read from the environment (ATP_...): one line per bad value. The value is
+        # not echoed, as it may be a secret.
+        for error in exc.errors():
+            field = ".".join(map(str, error["loc"]))
+            print(f"atp: configuration error: {exc.title} {field}: {error['msg']}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -7,8 +7,11 @@ It owns the routing between adapters, the exactly-once rules and the publishing:
   republishes its latest state (same event id, so JetStream stores it once);
 - every `OrderUpdate` an adapter streams is stored (`OrderStore`) and published on
   `executions.order_update` with `cause=` the decision's (or the bar's) envelope;
-- a manual order is put to the risk engine over `rpc.risk.check` first; no answer or a denial
-  refuses it (fail closed), naming the rule.
+- a manual order is checked against its venue's order entry rules (precision and size,
+  `order_entry.py`: 422) and, at the paper venue, against what the venue would reject (cash,
+  position: 422 `venue_rejected`), then put to the risk engine over `rpc.risk.check`; no
+  answer or a denial refuses it (fail closed), naming the rule. So a refused order is never
+  answered 201 and rejected afterwards.
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ from typing import Any
 
 from atp.brokers.base import BrokerAdapter
 from atp.brokers.models import Order, OrderRequest
+from atp.brokers.order_entry import OrderEntryConfig, check_order_entry
 from atp.brokers.paper.adapter import PaperAdapter
 from atp.brokers.ports import OrderStore
 from atp.bus.risk_rpc import request_risk_check
 from atp.core.clock import Clock
 from atp.core.enums import Side
-from atp.core.errors import AtpError, Conflict, InvalidInput, NotFound
+from atp.core.errors import AtpError, Conflict, InvalidInput, NotFound, VenueRejected
 from atp.core.events import (
     ControlAction,
     Envelope,
@@ -81,6 +85,7 @@ class ExecutionEngine:
         store: OrderStore,
         clock: Clock,
         risk_timeout_seconds: float = 2.0,
+        order_entry: OrderEntryConfig | None = None,
     ) -> None:
         if default_adapter not in adapters:
             raise InvalidInput(f"default adapter {default_adapter!r} is not configured")
@@ -91,6 +96,8 @@ class ExecutionEngine:
         self.store = store
         self._clock = clock
         self._risk_timeout = risk_timeout_seconds
+        # The entry rules of adapters other than paper (whose own config has them).
+        self._order_entry = order_entry or OrderEntryConfig()
         self._causes: dict[ClientOrderId, Envelope[Any]] = {}
         self.last_prices: dict[Symbol, Decimal] = {}
         self.published = 0
@@ -146,7 +153,13 @@ class ExecutionEngine:
             _cause.reset(token)
 
     async def submit_manual(self, request: OrderRequest, *, adapter_name: str | None) -> Order:
-        """Checks a manual order with the risk engine, then sends it; refusals raise."""
+        """Checks a manual order (entry rules, venue, risk engine), then sends it.
+
+        Raises:
+            InvalidInput: it breaks the entry rules, or its symbol has no price yet (422).
+            VenueRejected: the paper venue would reject it now (422, the venue's reason).
+            RiskRefused: the risk engine refused it or could not be asked (409).
+        """
         adapter = self.adapter(adapter_name)
         known = await adapter.get_order(request.client_order_id)
         if known is not None:
@@ -157,6 +170,13 @@ class ExecutionEngine:
                 f"symbol: {request.symbol} has never been seen in market data, so it has no "
                 "price to trade at"
             )
+        if isinstance(adapter, PaperAdapter):
+            check_order_entry(request, adapter.paper.config.order_entry, price)
+            refusal = adapter.paper.refusal(request)
+            if refusal is not None:
+                raise VenueRejected(f"the {adapter.venue} venue would reject this order: {refusal}")
+        else:
+            check_order_entry(request, self._order_entry, price)
         proposal = OrderProposal(
             proposal_id=request.client_order_id,
             origin="manual",

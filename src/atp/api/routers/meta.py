@@ -10,13 +10,13 @@ threshold outside [0, 1]) is refused by validation with a 422 that names the fie
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from atp.api.auth import actor_of, require_token
+from atp.api.decimals import Money, Pnl, Quantity
 from atp.core.events import ControlAction, MetaDecision
 from atp.core.ids import AgentId
 from atp.meta.commands import MetaCommand, SetAgentEnabled, SetAgentWeight, SetVotingStrategy
@@ -108,7 +108,7 @@ class AgentOut(BaseModel):
     intents: int = Field(description="Intents of it that were decided on.")
     scored: int = Field(description="Intents judged against a later close.")
     hit_rate: float | None = Field(description="Hits over scored intents.")
-    pnl: Decimal = Field(description="P&L of its intents as if followed alone.")
+    pnl: Pnl = Field(description="P&L of its intents as if followed alone, to the cent.")
     brier: float | None = Field(description="Brier score of its confidence (0 is best).")
     swung: int = Field(description="Decisions whose action its vote changed.")
     skill: float = Field(description="Decayed hit rate behind the adaptive weight.")
@@ -122,7 +122,7 @@ class VoteOut(BaseModel):
 
     agent_id: str = Field(description="The agent.")
     vote: str = Field(description="buy, sell, hold or abstain.")
-    quantity: Decimal = Field(description="The quantity it asked for.")
+    quantity: Quantity = Field(description="The quantity it asked for.")
     confidence: float = Field(description="Its stated confidence in [0, 1].")
     weight: float = Field(description="The weight the window used for it.")
     intent_id: str | None = Field(description="Its intent (None if it abstained).")
@@ -150,8 +150,10 @@ class DecisionOut(BaseModel):
     symbol: str = Field(description="The instrument.")
     signal_id: str = Field(description="The bar the intents answered.")
     action: str = Field(description="buy, sell or hold.")
-    quantity: Decimal = Field(description="Combined quantity (0 for a hold).")
-    reference_price: Decimal = Field(description="The bar's close.")
+    quantity: Quantity = Field(
+        description="Combined quantity (0 for a hold, or for a sell of nothing held)."
+    )
+    reference_price: Money = Field(description="The bar's close.")
     voting_strategy: str = Field(description="The strategy the window used.")
     parameters: dict[str, Any] = Field(description="Its parameters and how the window closed.")
     threshold: float = Field(description="The threshold the rule applied.")

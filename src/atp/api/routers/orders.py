@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from atp.api.auth import require_token
+from atp.api.decimals import AverageCost, Money, Pnl, Quantity
 from atp.brokers.execution import ExecutionEngine, manual_client_order_id
 from atp.brokers.models import AccountSnapshot, BrokerPosition, OrderRequest
 from atp.brokers.ports import IdempotencyStore, StoredResponse
@@ -69,9 +70,9 @@ class FillView(BaseModel):
     """One execution."""
 
     fill_id: str
-    quantity: Decimal
-    price: Decimal
-    commission: Decimal
+    quantity: Quantity
+    price: Money
+    commission: Money
     filled_at: datetime
 
 
@@ -85,11 +86,11 @@ class OrderView(BaseModel):
     side: Side
     order_type: OrderType
     time_in_force: TimeInForce
-    quantity: Decimal
-    filled_quantity: Decimal
-    average_fill_price: Decimal | None
-    limit_price: Decimal | None
-    stop_price: Decimal | None
+    quantity: Quantity
+    filled_quantity: Quantity
+    average_fill_price: AverageCost | None
+    limit_price: Money | None
+    stop_price: Money | None
     status: OrderStatus
     reason: str | None
     decision_id: str | None
@@ -99,27 +100,27 @@ class OrderView(BaseModel):
 
 
 class PositionView(BaseModel):
-    """A position at a venue."""
+    """A position at a venue (average cost to 6 places, P&L to the cent, the rest exact)."""
 
     symbol: str
-    quantity: Decimal
-    average_cost: Decimal
-    last_price: Decimal | None
-    market_value: Decimal
-    unrealized_pnl: Decimal
-    realized_pnl: Decimal
+    quantity: Quantity
+    average_cost: AverageCost
+    last_price: Money | None
+    market_value: Money
+    unrealized_pnl: Pnl
+    realized_pnl: Pnl
 
 
 class AccountView(BaseModel):
     """An account: equity = cash + market value of the positions at their last prices."""
 
     venue: str
-    cash: Decimal
-    equity: Decimal
-    market_value: Decimal
-    buying_power: Decimal
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
+    cash: Money
+    equity: Money
+    market_value: Money
+    buying_power: Money
+    realized_pnl: Pnl
+    unrealized_pnl: Pnl
     positions: list[PositionView]
 
 

@@ -1,4 +1,4 @@
-"""Configuration of the paper venue: fill timing, slippage, fees, volume and cash rules."""
+"""Configuration of the paper venue: fill timing, slippage, fees, volume, cash and entry rules."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from atp.brokers.order_entry import OrderEntryConfig
 
 
 class SlippageConfig(BaseModel):
@@ -70,7 +72,9 @@ class PaperVenueConfig(BaseModel):
         "next bar: a partial fill). None: no cap. A bar with zero volume is not capped.",
     )
     allow_short: bool = Field(
-        default=False, description="Whether a sell may take a position below zero."
+        default=False,
+        description="Whether a sell may take a position below zero. Keep the risk engine's "
+        "`short_sales.allowed` the same: it caps coordinated sells at what is held while off.",
     )
     allow_negative_cash: bool = Field(
         default=False,
@@ -83,4 +87,8 @@ class PaperVenueConfig(BaseModel):
         default=Decimal("0.000001"),
         gt=0,
         description="Partial and cash-capped fill quantities are rounded down to this step.",
+    )
+    order_entry: OrderEntryConfig = Field(
+        default_factory=OrderEntryConfig,
+        description="What a manual order must look like: lot and tick sizes, largest size.",
     )

@@ -20,7 +20,7 @@ from atp.brokers.paper.config import PaperVenueConfig
 from atp.brokers.tracker import OrderTracker
 from atp.core.enums import ORDER_STOP, SIDE_BUY, SIDE_SELL, OrderType
 from atp.core.ids import ClientOrderId, Symbol
-from atp.core.money import CENT, ZERO
+from atp.core.money import CENT, ZERO, plain
 from atp.portfolio.ledger import Ledger
 
 # Order types whose limit price is their reference price: a set built once, not a tuple of
@@ -62,6 +62,14 @@ class VenueFunds:
                 total += order.remaining_quantity * price
         return total
 
+    def refusal(self, request: OrderRequest) -> str | None:
+        """Why the venue would reject `request` if it were submitted now, or None.
+
+        Asked before a manual order is sent, so that what the venue would refuse is refused
+        up front (the same rules `submit` applies).
+        """
+        return self._refusal(request)
+
     def _refusal(self, request: OrderRequest) -> str | None:
         """Why the venue must reject `request` (no price, cash or position), or None."""
         price = self._reference_price(request)
@@ -73,8 +81,8 @@ class VenueFunds:
             available = self.ledger.cash - self._reserved_cash(request.client_order_id)
             if needed > available:
                 return (
-                    f"insufficient buying power: {request.quantity} {request.symbol} at "
-                    f"{price} needs {needed:.2f}, available {available:.2f}"
+                    f"insufficient buying power: {plain(request.quantity)} {request.symbol} at "
+                    f"{plain(price)} needs {needed:.2f}, available {available:.2f}"
                 )
         if request.side is SIDE_SELL and not self.config.allow_short:
             held = self.ledger.quantity(request.symbol)
@@ -88,8 +96,8 @@ class VenueFunds:
                     pending += o.remaining_quantity
             if request.quantity > held - pending:
                 return (
-                    f"insufficient position: sell {request.quantity} {request.symbol}, "
-                    f"held {held}, already being sold {pending}"
+                    f"insufficient position: sell {plain(request.quantity)} {request.symbol}, "
+                    f"held {plain(held)}, already being sold {plain(pending)}"
                 )
         return None
 

@@ -50,3 +50,32 @@ def test_with_a_token_any_address_is_allowed_and_the_token_never_shows(
     assert settings.api_token_value == "s3cret-token-value"
     assert "s3cret-token-value" not in repr(settings)
     assert "s3cret-token-value" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("", "is empty"),
+        ("   ", "is empty"),
+        ("short-secret", "has 12 characters"),
+        ("sixteen chars ok", "contains white space"),
+    ],
+)
+def test_a_set_but_empty_or_weak_token_stops_the_start_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, value: str, problem: str
+) -> None:
+    # An empty ATP_API_TOKEN used to be accepted, matched `Authorization: Bearer ` and also
+    # passed for "a token is required off loopback".
+    for host in ("127.0.0.1", "0.0.0.0"):
+        monkeypatch.setenv("ATP_HOST", host)
+        monkeypatch.setenv("ATP_API_TOKEN", value)
+        with pytest.raises(ConfigurationError, match=f"ATP_API_TOKEN {problem}") as refused:
+            AtpSettings()
+        assert "at least 16 characters" in str(refused.value)
+        assert value.strip() == "" or value not in str(refused.value)
+
+
+def test_a_token_of_sixteen_characters_is_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATP_HOST", "0.0.0.0")
+    monkeypatch.setenv("ATP_API_TOKEN", "0123456789abcdef")
+    assert AtpSettings().api_token_value == "0123456789abcdef"

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from atp import __version__
+from atp.api.auth import check_api_token
 from atp.api.errors import install_error_handlers
 from atp.telemetry.metrics import render
 
@@ -52,9 +53,12 @@ def create_app(
         routers: the service's area routers.
         state: objects the routers read from `request.app.state` (never module globals).
         api_token: the bearer token mutating endpoints require, if any.
+
+    Raises:
+        ConfigurationError: `api_token` is too weak to guard anything (see `check_api_token`).
     """
     app = FastAPI(title=f"ATP {service}", version=__version__, description=description)
-    app.state.api_token = api_token
+    app.state.api_token = check_api_token(api_token) if api_token is not None else None
     for key, value in (state or {}).items():
         setattr(app.state, key, value)
     install_error_handlers(app)

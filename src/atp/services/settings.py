@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from atp.api.auth import MIN_TOKEN_LENGTH, check_api_token
 from atp.core.errors import ConfigurationError
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -33,7 +34,9 @@ class AtpSettings(BaseSettings):
     var_dir: Path = Field(default=Path("var"), description="Where embedded state lives.")
     host: str = Field(default="127.0.0.1", description="Address the HTTP servers bind to.")
     api_token: SecretStr | None = Field(
-        default=None, description="Bearer token for mutating endpoints; required off loopback."
+        default=None,
+        description="Bearer token for mutating endpoints; required off loopback. When set, at "
+        f"least {MIN_TOKEN_LENGTH} characters without white space (an empty one is refused).",
     )
     alpaca_api_key: SecretStr | None = Field(
         default=None, description="Alpaca API key id (ATP_ALPACA_API_KEY); never logged."
@@ -57,6 +60,8 @@ class AtpSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _token_required_off_loopback(self) -> AtpSettings:
+        if self.api_token is not None:
+            check_api_token(self.api_token.get_secret_value())
         if not _is_loopback(self.host) and self.api_token is None:
             raise ConfigurationError(
                 f"ATP_HOST={self.host} is not a loopback address: set ATP_API_TOKEN first"

@@ -23,14 +23,18 @@ def bus(clock) -> InMemoryBus:
 @pytest.fixture
 async def service(bus, clock, gate, build) -> MetaAgentService:
     return await bootstrap(
-        AtpSettings(api_token="s3cret"), bus=bus, clock=clock, config=build.config(), gate=gate
+        AtpSettings(api_token="s3cret-token-0123456789"),
+        bus=bus,
+        clock=clock,
+        config=build.config(),
+        gate=gate,
     )
 
 
 @pytest.fixture
 async def client(service: MetaAgentService) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=service.app)
-    headers = {"Authorization": "Bearer s3cret"}
+    headers = {"Authorization": "Bearer s3cret-token-0123456789"}
     async with httpx.AsyncClient(
         transport=transport, base_url="http://meta", headers=headers
     ) as client:

@@ -127,9 +127,9 @@ async def test_the_http_api_steers_the_engine_and_records_each_change() -> None:
         registry=registry,
         readiness=ready,
         routers=[component.router],
-        api_token="secret",
+        api_token="secret-token-0123456789",
     )
-    auth = {"Authorization": "Bearer secret"}
+    auth = {"Authorization": "Bearer secret-token-0123456789"}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://risk") as client:
         assert (await client.post("/risk/kill-switch")).status_code == 401

@@ -1,21 +1,39 @@
 """The risk engine's configuration: one strict pydantic model per rule, and the whole.
 
 Every limit is optional where "off" makes sense (None disables it). Limits can be replaced at
-runtime (`PUT /risk/limits`); the new model takes effect on the next check.
+runtime (`PUT /risk/limits`, or changed field by field with `PATCH`, see `limit_changes`); the
+new model takes effect on the next check. Symbols (per-symbol caps, bucket members) are read
+with `parse_symbol`, so `aapl` configures `AAPL`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from atp.core.enums import TradingState
+from atp.core.errors import InvalidInput
+from atp.core.symbols import parse_symbol
 
 PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 Share = Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)]
+
+
+def _symbol(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"symbol: expected a string, found {value!r}")
+    try:
+        return parse_symbol(value)
+    except InvalidInput as exc:  # as a ValueError, pydantic reports it with its location
+        raise ValueError(str(exc)) from None
+
+
+SymbolName = Annotated[str, BeforeValidator(_symbol)]
+"""A symbol in the limits: validated like `POST /orders` and upper-cased (`parse_symbol`)."""
 
 
 class _Strict(BaseModel):
@@ -79,16 +97,29 @@ class PositionCapConfig(_Strict):
         default=InstrumentCap(max_quantity=Decimal(1000), max_notional=Decimal(250000)),
         description="Cap of every symbol without its own entry.",
     )
-    per_symbol: dict[str, InstrumentCap] = Field(
-        default_factory=dict, description="Caps by symbol, replacing the default for it."
+    per_symbol: dict[SymbolName, InstrumentCap] = Field(
+        default_factory=dict,
+        description="Caps by symbol (upper-cased: aapl is AAPL), replacing the default for it.",
     )
+
+    @field_validator("per_symbol", mode="before")
+    @classmethod
+    def _one_entry_per_symbol(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            seen: dict[str, str] = {}
+            for key in value:
+                if isinstance(key, str):
+                    other = seen.setdefault(key.upper(), key)
+                    if other != key:
+                        raise ValueError(f"{other!r} and {key!r} name one symbol, {key.upper()}")
+        return value
 
 
 class CorrelationConfig(_Strict):
     """Correlation buckets: groups of symbols whose summed gross exposure is capped."""
 
-    buckets: dict[str, list[str]] = Field(
-        default_factory=dict, description="Configured buckets: name -> symbols."
+    buckets: dict[str, list[SymbolName]] = Field(
+        default_factory=dict, description="Configured buckets: name -> symbols (upper-cased)."
     )
     max_bucket_gross: PositiveDecimal | None = Field(
         default=Decimal(400000),

@@ -2,24 +2,28 @@
 
 Thin routes: validate, call the risk controls, map the answer. Every mutating route needs the
 bearer token and is recorded (with its actor) as a `control.actions` event by the controls.
+Symbols are read as everywhere else (`parse_symbol`: validated, upper-cased). The limits are
+replaced whole by `PUT` (every field named) or changed field by field by `PATCH` (a merge
+patch); see `atp.risk.limit_changes`.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from atp.api.auth import actor_of, require_token
 from atp.core.enums import TradingState
 from atp.core.events import RiskViolation
 from atp.core.ids import Symbol
+from atp.core.symbols import SYMBOL_PATTERN, parse_symbol
 from atp.risk.config import RiskEngineConfig
+from atp.risk.limit_changes import merge_patch, missing_fields
 from atp.risk.snapshot import RiskSnapshot
-
-SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$"
 
 
 class RiskControls(Protocol):
@@ -201,7 +205,27 @@ def _violation_out(v: RiskViolation) -> ViolationOut:
     )
 
 
-SymbolPath = Annotated[str, Path(pattern=SYMBOL_PATTERN, description="The instrument symbol.")]
+SymbolPath = Annotated[
+    str,
+    Path(
+        pattern=SYMBOL_PATTERN,
+        description="The instrument symbol, as POST /orders takes it (upper-cased: aapl is AAPL).",
+    ),
+]
+
+MergePatch = Annotated[
+    dict[str, Any],
+    Body(
+        media_type="application/merge-patch+json",
+        description="The fields to change, nested as in GET /risk/limits; null turns a limit "
+        "off, or removes a per_symbol, buckets or bucket_caps entry.",
+    ),
+]
+
+
+def _body_error(errors: list[dict[str, Any]]) -> RequestValidationError:
+    """A 422 like FastAPI's own for a bad body, for errors found after the body was read."""
+    return RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors])
 
 
 def risk_router(controls: RiskControls) -> APIRouter:
@@ -221,21 +245,42 @@ def risk_router(controls: RiskControls) -> APIRouter:
 
     @router.put("/limits", response_model=RiskEngineConfig, dependencies=mutating)
     async def put_limits(config: RiskEngineConfig, request: Request) -> RiskEngineConfig:
-        """Replaces every limit; takes effect on the next check and is published."""
+        """Replaces every limit; takes effect on the next check and is published.
+
+        The body is the whole document, as `GET /risk/limits` returns it: a field left out is
+        a 422 naming it (it would silently fall back to its default). Use PATCH to change a few.
+        """
+        missing = missing_fields(config)
+        if missing:
+            raise _body_error(
+                [{"loc": path, "msg": "Field required", "type": "missing"} for path in missing]
+            )
+        await controls.set_limits(config, actor=actor_of(request))
+        return controls.limits()
+
+    @router.patch("/limits", response_model=RiskEngineConfig, dependencies=mutating)
+    async def patch_limits(patch: MergePatch, request: Request) -> RiskEngineConfig:
+        """Changes only the limits named (a JSON merge patch); the rest stay as they are."""
+        try:
+            config = merge_patch(controls.limits(), patch)
+        except ValidationError as exc:
+            raise _body_error([dict(e) for e in exc.errors()]) from None
         await controls.set_limits(config, actor=actor_of(request))
         return controls.limits()
 
     @router.post("/symbols/{symbol}/block", response_model=BlockedOut, dependencies=mutating)
     async def block(symbol: SymbolPath, request: Request) -> BlockedOut:
         """Blocks new exposure in a symbol (orders that reduce it still pass)."""
-        await controls.block(Symbol(symbol), actor=actor_of(request))
-        return BlockedOut(symbol=symbol, blocked_symbols=list(controls.state().blocked_symbols))
+        name = parse_symbol(symbol)
+        await controls.block(name, actor=actor_of(request))
+        return BlockedOut(symbol=name, blocked_symbols=list(controls.state().blocked_symbols))
 
     @router.post("/symbols/{symbol}/unblock", response_model=BlockedOut, dependencies=mutating)
     async def unblock(symbol: SymbolPath, request: Request) -> BlockedOut:
         """Lifts the block on a symbol."""
-        await controls.unblock(Symbol(symbol), actor=actor_of(request))
-        return BlockedOut(symbol=symbol, blocked_symbols=list(controls.state().blocked_symbols))
+        name = parse_symbol(symbol)
+        await controls.unblock(name, actor=actor_of(request))
+        return BlockedOut(symbol=name, blocked_symbols=list(controls.state().blocked_symbols))
 
     @router.post("/kill-switch", response_model=RiskStateOut, dependencies=mutating)
     async def kill_switch(request: Request, body: KillSwitchIn | None = None) -> RiskStateOut:

@@ -25,6 +25,8 @@ from atp.risk.exposure import ExposureBook
 from atp.risk.trading_day import TradingCalendar
 
 ENGINE_ACTOR = records.ENGINE_ACTOR
+KILL_SWITCH_ON = "kill switch on: "
+"""How the state change of a tripped kill switch begins its reason (then the operator's)."""
 
 
 class _EngineState(Protocol):
@@ -72,9 +74,15 @@ class RestoreFromHistory:
         if action.action == "set_limits":
             self._apply_config(RiskEngineConfig.model_validate(parameters["config"]))
         elif action.action == "block_symbol":
-            self.blocked.add(Symbol(parameters["symbol"]))
+            # Upper-cased: earlier versions recorded a block as typed (`aapl`).
+            self.blocked.add(Symbol(parameters["symbol"].upper()))
         elif action.action == "unblock_symbol":
-            self.blocked.discard(Symbol(parameters["symbol"]))
+            self.blocked.discard(Symbol(parameters["symbol"].upper()))
+        elif action.action == "kill_switch_on":
+            # The operator's own words; the state change's reason carries a prefix.
+            self.kill_switch_reason = parameters["reason"]
+        elif action.action == "kill_switch_reset":
+            self.kill_switch_reason = ""
         elif action.action == "daily_pnl_reset":
             self._restored_baseline = (parameters["trading_day"], Decimal(parameters["baseline"]))
 
@@ -89,9 +97,16 @@ class RestoreFromHistory:
         self.book.mark(signal.symbol, signal.close)
 
     def restore_state(self: _EngineState, change: TradingStateChanged) -> None:
-        """Re-applies a published trading state (the last one replayed wins)."""
+        """Re-applies a published trading state (the last one replayed wins).
+
+        The kill switch's reason is the one recorded when it was tripped (`restore_control`):
+        a later state change (a loss, a restart) gives its own reason, not the switch's.
+        """
         self.kill_switch = change.kill_switch
-        self.kill_switch_reason = change.reason if change.kill_switch else ""
+        if not change.kill_switch:
+            self.kill_switch_reason = ""
+        elif not self.kill_switch_reason:  # its record is gone: the best the state tells
+            self.kill_switch_reason = change.reason.removeprefix(KILL_SWITCH_ON)
         self.loss_latched = change.loss_breached
         self._stale_latch_day = (
             change.trading_day

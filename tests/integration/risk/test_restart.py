@@ -63,6 +63,7 @@ async def test_a_tripped_kill_switch_survives_a_restart_and_manual_orders_stay_r
         state = second.state()
         assert state.trading_state is TradingState.HALTED
         assert state.kill_switch
+        assert state.kill_switch_reason == "restart drill"  # as given, no prefix added
         verdict = await risk_rpc.request_risk_check(second_bus, _order("after"))
         assert not verdict.approved
         assert [c.rule for c in verdict.checks if not c.passed] == ["kill_switch"]

@@ -99,7 +99,7 @@ async def test_a_restart_keeps_the_kill_switch_limits_blocks_and_positions() -> 
     second = await _component(bus, clock)
     state = second.state()
     assert state.trading_state is TradingState.HALTED and state.kill_switch
-    assert state.kill_switch_reason == "kill switch on: drill"
+    assert state.kill_switch_reason == "drill"
     assert state.blocked_symbols == ("MSFT",)
     assert second.limits().position_caps.default.max_quantity == 150
     assert state.positions[0].quantity == 100

@@ -68,6 +68,48 @@ async def test_after_a_restart_positions_are_marked_at_the_last_stored_price_at_
     await second.stop()
 
 
+async def test_the_kill_switch_reason_survives_restarts_unchanged() -> None:
+    clock = clock_at()
+    bus = InMemoryBus(clock=clock)
+
+    async def restarted(minutes: int) -> RiskComponent:
+        clock.advance_to(START + timedelta(minutes=minutes))  # a start takes time
+        return await _started(bus, clock)
+
+    first = await _started(bus, clock)
+    await first.trip_kill_switch("before restart", actor="ops")
+    assert first.state().kill_switch_reason == "before restart"
+    await first.stop()
+    # Each start publishes a state change of its own ("state restored"), the switch still on.
+    for minutes in (1, 2, 3):
+        again = await restarted(minutes)
+        state = again.state()
+        assert state.kill_switch and state.trading_state is TradingState.HALTED
+        assert state.kill_switch_reason == "before restart"
+        await again.stop()
+    again = await restarted(4)
+    await again.reset_kill_switch(actor="ops")
+    await again.trip_kill_switch("", actor="ops")
+    await again.stop()
+    last = await restarted(5)
+    assert last.state().kill_switch_reason == "no reason given"
+    await last.reset_kill_switch(actor="ops")
+    await last.stop()
+    assert (await restarted(6)).state().kill_switch_reason == ""
+
+
+async def test_a_block_recorded_in_lower_case_by_an_earlier_version_blocks_the_symbol() -> None:
+    clock = clock_at()
+    bus = InMemoryBus(clock=clock)
+    first = await _started(bus, clock)
+    await first.block(Symbol("aapl"), actor="ops")  # as the API passed it on before
+    await first.stop()
+    second = await _started(bus, clock)
+    assert second.state().blocked_symbols == ("AAPL",)
+    assert not second.gate.check(proposal("AAPL", Side.BUY, 1)).approved
+    await second.stop()
+
+
 def test_settings_come_from_atp_risk_variables_as_json_or_one_field_at_a_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

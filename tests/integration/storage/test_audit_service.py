@@ -60,6 +60,7 @@ async def test_http_entries_verify_and_trace(running: Running) -> None:
             verify = (await client.get("/audit/verify")).json()
             trace = (await client.get(f"/audit/trace/{the_story.client_order_id}")).json()
             missing = await client.get("/audit/trace/no-such-order")
+            unknown_type = await client.get("/audit/entries", params={"type": "nope"})
             ready = await client.get("/readyz")
     finally:
         await service.stop()
@@ -81,6 +82,12 @@ async def test_http_entries_verify_and_trace(running: Running) -> None:
     )
     assert "close 181.25" in trace["steps"][0]["summary"]
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    # An event type the audit never records is a mistake to report, not an empty page.
+    assert unknown_type.status_code == 422
+    error = unknown_type.json()
+    assert error["code"] == "invalid_input"
+    assert error["details"][0]["location"] == ["query", "type"]
+    assert "'nope'" in error["message"] and "decisions.meta" in error["message"]
     assert ready.status_code == 200
 
 

@@ -1,6 +1,7 @@
 """HTTP routes of the audit trail: query entries, verify the chain, trace one order.
 
-The routes read `request.app.state.audit_trail` (an `AuditTrail`); they never write.
+The routes read `request.app.state.audit_trail` (an `AuditTrail`); they never write. A filter
+by an event type the audit trail never records is a 422 naming the known ones, not an empty page.
 """
 
 from __future__ import annotations
@@ -9,14 +10,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
+from atp.bus.subjects import PAYLOAD_BY_SUBJECT
 from atp.core.clock import ensure_utc
 from atp.storage.audit_chain import AuditEntry
 from atp.storage.audit_trail import MAX_PAGE, AuditQuery, AuditTrail, VerifyReport
 from atp.storage.trace import OrderTrace, trace_order
 
 router = APIRouter(prefix="/audit", tags=["audit"])
+
+EVENT_TYPES: tuple[str, ...] = tuple(sorted(PAYLOAD_BY_SUBJECT))
+"""The event types (subjects) the audit service records, so the ones `type` may name."""
 
 
 class AuditEntryModel(BaseModel):
@@ -158,7 +164,13 @@ async def list_entries(
         datetime | None, Query(description="Event time from (inclusive, RFC 3339).")
     ] = None,
     until: Annotated[datetime | None, Query(description="Event time until (exclusive).")] = None,
-    type: Annotated[str | None, Query(description="Event type, e.g. decisions.meta.")] = None,
+    type: Annotated[
+        str | None,
+        Query(
+            description="Event type, e.g. decisions.meta.",
+            json_schema_extra={"enum": list(EVENT_TYPES)},
+        ),
+    ] = None,
     symbol: str | None = None,
     agent: str | None = None,
     order: Annotated[str | None, Query(description="Client order id or venue order id.")] = None,
@@ -166,6 +178,17 @@ async def list_entries(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> AuditPage:
     """Audit entries matching every given filter, in chain order."""
+    if type is not None and type not in EVENT_TYPES:
+        known = ", ".join(EVENT_TYPES)
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "type"),
+                    "msg": f"unknown event type {type!r}; expected one of {known}",
+                    "type": "enum",
+                }
+            ]
+        )
     entries = await _trail(request).query(
         AuditQuery(
             since=ensure_utc(since, field="since") if since else None,

@@ -9,17 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.integration.storage.events import story
+from tests.integration.manual_orders import manual_orders
 
 from atp.bus.subjects import BACKTEST_RESULTS, EXECUTIONS_ORDER_UPDATE
 from atp.core.enums import OrderStatus
-from atp.services import broker_adapters, meta_agent
 from atp.services.backtester import bootstrap as backtester
 from atp.services.embedded_nats import EmbeddedNats
-from atp.services.meta_agent import MetaAgentSettings
 from atp.services.settings import AtpSettings
 
-from .crash import connect, eventually
+from .crash import connect
 
 ORDER = {"symbol": "AAPL", "side": "buy", "quantity": "3", "order_type": "market"}
 
@@ -30,25 +28,8 @@ async def test_orders_with_one_idempotency_key_make_one_order_and_answer_alike(
     settings = AtpSettings(
         database_url=database_url, var_dir=tmp_path, broker_port=0, meta_agent_port=0
     )
-    publisher = await connect(fresh_nats_server.url, "publisher")
-    risk_bus = await connect(fresh_nats_server.url, "meta-agent")
-    broker_bus = await connect(fresh_nats_server.url, "broker")
-    # The meta-agent answers `rpc.risk.check` for manual orders (no answer = refused).
-    risk = await meta_agent.bootstrap(
-        settings, bus=risk_bus, meta_settings=MetaAgentSettings(restore=False)
-    )
-    broker = await broker_adapters.bootstrap(settings, bus=broker_bus)
-    await risk.start()
-    await broker.start()
-    try:
-        bar = story("AAPL", 0).signal  # the price the paper venue fills market orders at
-        await publisher.publish(bar)
-
-        async def priced() -> bool:
-            return "AAPL" in broker.engine.last_prices
-
-        await eventually(priced, what="the broker saw AAPL's price")
-        transport = httpx.ASGITransport(app=broker.app)
+    async with manual_orders(fresh_nats_server.url, settings) as services:
+        transport = httpx.ASGITransport(app=services.broker.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://broker") as client:
 
             async def post(key: str, body: dict[str, Any]) -> httpx.Response:
@@ -59,12 +40,7 @@ async def test_orders_with_one_idempotency_key_make_one_order_and_answer_alike(
             together = await asyncio.gather(*(post("together-1", ORDER) for _ in range(6)))
             other_body = await post("retry-1", {**ORDER, "quantity": "4"})
             orders = (await client.get("/orders")).json()
-        updates = [e.payload for e in await publisher.history(EXECUTIONS_ORDER_UPDATE)]
-    finally:
-        await broker.stop()
-        await risk.stop()
-        for bus in (broker_bus, risk_bus, publisher):
-            await bus.close()
+        updates = [e.payload for e in await services.publisher.history(EXECUTIONS_ORDER_UPDATE)]
 
     assert first.status_code == 201, first.text
     assert (again.status_code, again.json()) == (201, first.json())

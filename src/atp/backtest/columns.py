@@ -4,8 +4,9 @@ A `SymbolColumns` holds one symbol's bars as int64 UTC nanosecond timestamps, fl
 (for the strategies' `signals` hook and the equity curve) and the exact price texts (for
 money: a fill, a mark or an equity point is booked from `Decimal(text)`, the very value the
 catalog would have read), either as fixed-width bytes (`ArrayTexts`) or as row offsets into
-the file, read back on demand (`FileTexts`). About 56 bytes a bar from a file instead of
-about 2 KB; a `MarketSignal` is built only for a bar the live chain must see (`bar(i)`).
+the file, read back on demand (`atp.backtest.csv_rows.FileTexts`). About 52 bytes a bar
+from a file instead of about 2 KB; a `MarketSignal` is built only for a bar the live chain
+must see (`bar(i)`).
 
 Two ways in:
 
@@ -13,10 +14,9 @@ Two ways in:
   `atp.marketdata.catalog`);
 * `read_csv_columns(path, ...)`: streams a plain `Date[,time],Open,High,Low,Close,Volume` CSV
   with pyarrow's C reader (`atp.backtest.csv_columns`), never holding a Python object per
-  row, for long files. Anything
-  it does not handle the same way as the catalog (a Symbol or Time column, an offset or a
-  US date, unsorted or duplicate rows, a bad value) is handed to the catalog instead, so the
-  bars and the error messages are the catalog's.
+  row, for long files. Anything it does not handle the same way as the catalog (a Symbol or
+  Time column, an offset or a US date, unsorted or duplicate rows, a bad value) is handed to
+  the catalog instead, so the bars and the error messages are the catalog's.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ import numpy as np
 import numpy.typing as npt
 
 from atp.agents.strategy import BarColumns
-from atp.backtest.csv_columns import FileTexts, NotPlain, read_columns, row_starts
+from atp.backtest.csv_columns import NotPlain, read_columns
+from atp.backtest.csv_rows import FileTexts, row_starts
 from atp.core.events import MarketSignal
 from atp.core.ids import Symbol, signal_id_for
 from atp.marketdata.catalog import DEFAULT_TIMEZONE, BarSeries, load_bars

@@ -1,27 +1,21 @@
 """Reads a plain OHLCV CSV into columns without one Python object per row.
 
-Two passes over the file, both in bounded blocks:
+pyarrow's C CSV reader parses the five prices (as Python's `float(text)` does, correctly
+rounded; `tests/unit/backtest/test_csv_columns.py` compares them with `float`'s and the
+catalog's) and the timestamp texts block by block into preallocated arrays (about 0.35 s for
+1M rows, where numpy's `loadtxt` took about 1.1 s). A file it might read differently from
+numpy's `loadtxt` (a lone carriage return, a ragged row, a number pyarrow refuses) goes to
+`loadtxt`, the reader it replaced, chunk by chunk, which decides. Where each row starts, and
+so its exact price texts, is `atp.backtest.csv_rows`'s newline scan.
 
-* pyarrow's C CSV reader parses the five prices (as Python's `float(text)` does, correctly
-  rounded; `tests/unit/backtest/test_csv_columns.py` compares them with `float`'s and the
-  catalog's) and the timestamp texts block by block into preallocated arrays (about 0.35 s
-  for 1M rows, where numpy's `loadtxt` took about 1.1 s). A file it might read differently
-  from numpy's `loadtxt` (a lone carriage return, a ragged row, a number pyarrow refuses)
-  goes to `loadtxt`, the reader it replaced, chunk by chunk, which decides;
-* a newline scan records where each data row starts (8 bytes a row).
-
-The exact price texts are not kept: `FileTexts` reads a row back from the file (one `pread`)
-when the run needs its Decimals, which is only on the bars the live chain sees. Anything this
-reader does not handle exactly as the catalog does raises `NotPlain`, and the caller hands the
-file to the catalog (`atp.marketdata.catalog.load_bars`), so bars and error messages stay the
-catalog's.
+Anything this reader does not handle exactly as the catalog does raises `NotPlain`, and the
+caller hands the file to the catalog (`atp.marketdata.catalog.load_bars`), so bars and error
+messages stay the catalog's.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,15 +23,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from atp.backtest.csv_rows import NEWLINE, RETURN
+
 _SHAPES = {10: "dddd-dd-dd", 16: "dddd-dd-dd dd:dd", 19: "dddd-dd-dd dd:dd:dd"}
-_BLOCK = 1 << 20  # the newline scan's buffer
 _PRICES = ("open", "high", "low", "close", "volume")
 _ROW = np.dtype([("stamp", "S20"), *((name, np.float64) for name in _PRICES)])
 _CHUNK_ROWS = 50_000  # lines per loadtxt call: a few MB at a time
 _ARROW_BLOCK = 1 << 20  # bytes of the file per pyarrow `read_csv` call (bigger: more resident)
-_NEWLINE, _RETURN = 10, 13
-_READ_AHEAD = 4  # rows read per `pread` when a row is not in the last block read
-_CLOSES_ROWS = 4096  # rows read per `pread` by `closes` (a few hundred KB)
+_CHECK_ROWS = 1 << 16  # rows of prices checked at a time (temporaries of a few hundred KB)
 
 
 def _template(shape: str) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
@@ -52,148 +45,6 @@ _TEMPLATES = {length: _template(shape) for length, shape in _SHAPES.items()}
 
 class NotPlain(Exception):
     """The file needs the catalog's general reader."""
-
-
-class FileTexts:
-    """The exact price texts of each row, read back from the file on demand."""
-
-    __slots__ = ("__weakref__", "_block", "_file", "_positions", "_starts", "short_numbers")
-
-    def __init__(
-        self,
-        file: object,
-        starts: npt.NDArray[np.int64],
-        positions: tuple[int, int, int, int, int],
-        short_numbers: bool,
-    ) -> None:
-        self._file = file
-        self._starts = starts  # one more than rows: the end of the last row
-        self._positions = positions
-        # No number in the file has more than 15 digits (see `row_starts`).
-        self.short_numbers = short_numbers
-        # The rows of the last read: (first row, row bounds in the bytes, bytes). One tuple,
-        # replaced whole, so a reader never sees half of an update.
-        self._block: tuple[int, list[int], bytes] = (0, [0], b"")
-
-    @classmethod
-    def open(
-        cls,
-        path: Path,
-        starts: npt.NDArray[np.int64],
-        positions: tuple[int, int, int, int, int],
-        short_numbers: bool,
-    ) -> FileTexts:
-        """Keeps `path` open for reading rows (closed when the texts are collected)."""
-        handle = path.open("rb", buffering=0)
-        texts = cls(handle, starts, positions, short_numbers)
-        weakref.finalize(texts, handle.close)
-        return texts
-
-    def row(self, index: int) -> tuple[str, str, str, str, str]:
-        """Open, high, low, close and volume of row `index`, as written."""
-        first, bounds, block = self._block
-        at = index - first
-        if not 0 <= at < len(bounds) - 1:
-            # The chain sees a few bars in a row (the catch-up mark, the decision bar, the fill
-            # bar): one system call reads them all.
-            starts = self._starts
-            last = min(index + _READ_AHEAD, len(starts) - 1)
-            offsets = starts[index : last + 1].tolist()
-            start = offsets[0]
-            block = os.pread(self._file.fileno(), offsets[-1] - start, start)  # type: ignore[attr-defined]
-            bounds = [offset - start for offset in offsets]
-            self._block = (index, bounds, block)
-            at = 0
-        cells = block[bounds[at] : bounds[at + 1]].decode("utf-8").split(",")
-        o, h, low, c, v = self._positions
-        return (
-            cells[o].strip(),
-            cells[h].strip(),
-            cells[low].strip(),
-            cells[c].strip(),
-            cells[v].strip(),
-        )
-
-    def close(self, index: int) -> str:
-        """The close of row `index`, as written."""
-        return self.row(index)[3]
-
-    def closes(self, low: int, high: int) -> list[str]:
-        """The closes of rows low..high-1, as written (a few thousand rows per system call)."""
-        out: list[str] = []
-        column = self._positions[3]
-        fileno = self._file.fileno()  # type: ignore[attr-defined]
-        for first in range(low, high, _CLOSES_ROWS):
-            offsets = self._starts[first : min(first + _CLOSES_ROWS, high) + 1].tolist()
-            start = offsets[0]
-            block = os.pread(fileno, offsets[-1] - start, start)
-            out.extend(
-                block[begin - start : end - start].decode("utf-8").split(",")[column].strip()
-                for begin, end in itertools.pairwise(offsets)
-            )
-        return out
-
-    def sliced(self, low: int, high: int) -> FileTexts:
-        """Rows low..high-1 (sharing the open file)."""
-        return FileTexts(
-            self._file, self._starts[low : high + 1], self._positions, self.short_numbers
-        )
-
-
-def row_starts(path: Path) -> tuple[npt.NDArray[np.int64], int, int]:
-    """(byte offset of each non-blank line after the header plus the end of the file, the
-    longest run of digits and dots anywhere in the file, the number of commas in it).
-
-    The commas tell whether every line has the header's number of fields.
-
-    The run tells whether every number has at most 15 significant digits, so that its
-    float is exactly its text's value at some power of ten (`short_numbers`).
-    """
-    starts: list[npt.NDArray[np.int64]] = []  # per block; one concatenation at the end
-    buffer = bytearray(_BLOCK)
-    view = memoryview(buffer)
-    base = 0
-    line_start = 0  # where the current line began
-    previous_last = -1  # the last byte of the previous block
-    longest = carried = 0  # longest run of [0-9.] so far; the run open at the block's end
-    commas = 0
-    with path.open("rb", buffering=0) as handle:
-        while True:
-            read = handle.readinto(buffer)
-            if not read:
-                break
-            block = np.frombuffer(view[:read], dtype=np.uint8)
-            ends = np.flatnonzero(block == _NEWLINE).astype(np.int64)
-            begins = np.concatenate([[line_start - base], ends[:-1] + 1]) if len(ends) else ends
-            lengths = ends - begins
-            # A line of just "\r" (CRLF blank line) has length 1 and a return before the newline.
-            before = np.where(
-                ends > 0, block[np.maximum(ends - 1, 0)], np.uint8(max(previous_last, 0))
-            )
-            blank = (lengths == 0) | ((lengths == 1) & (before == _RETURN))
-            starts.append(begins[~blank] + base)
-            commas += int(np.count_nonzero(block == 44))
-            numeric = ((block >= 48) & (block <= 57)) | (block == 46)
-            breaks = np.flatnonzero(~numeric)
-            if len(breaks) == 0:
-                carried += read
-            else:
-                inner = int(np.max(np.diff(breaks))) - 1 if len(breaks) > 1 else 0
-                longest = max(longest, carried + int(breaks[0]), inner)
-                carried = read - 1 - int(breaks[-1])
-            longest = max(longest, carried)
-            if len(ends):
-                line_start = int(ends[-1]) + 1 + base
-            previous_last = int(block[-1])
-            base += read
-            del block  # a view of the buffer, which is read into again
-    size = base
-    if line_start < size:
-        starts.append(np.array([line_start], dtype=np.int64))  # a last line without a newline
-    # The header is the first non-blank line; rows run to the next row's start.
-    starts.append(np.array([size], dtype=np.int64))
-    found = np.concatenate(starts)
-    return found[1:], longest, commas
 
 
 def read_columns(
@@ -216,8 +67,10 @@ def read_columns(
         raise NotPlain
     read = _read_with_arrow(path, width, wanted, rows)
     stamps, floats, length = read if read is not None else _read_with_numpy(path, wanted, rows)
-    if not np.isfinite(floats).all() or (floats[:4] <= 0).any() or (floats[4] < 0).any():
-        raise NotPlain
+    for low in range(0, rows, _CHECK_ROWS):
+        part = floats[:, low : low + _CHECK_ROWS]
+        if not np.isfinite(part).all() or (part[:4] <= 0).any() or (part[4] < 0).any():
+            raise NotPlain
     return stamps, list(floats), length == 10
 
 
@@ -311,7 +164,7 @@ def _returns_end_lines(block: bytes) -> bool:
     if b"\r" not in block:  # a memchr: the usual answer, far faster than the test below
         return True
     text = np.frombuffer(block, dtype=np.uint8)
-    return not ((text[:-1] == _RETURN) & (text[1:] != _NEWLINE)).any()
+    return not ((text[:-1] == RETURN) & (text[1:] != NEWLINE)).any()
 
 
 def _arrow_stamps(column: Any, out: npt.NDArray[np.int64]) -> int | None:

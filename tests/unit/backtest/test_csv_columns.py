@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from atp.backtest import csv_columns
+from atp.backtest import csv_columns, csv_rows
 from atp.backtest.columns import ArrayTexts, SymbolColumns, from_series, read_csv_columns
-from atp.backtest.csv_columns import FileTexts, NotPlain, read_columns, row_starts
+from atp.backtest.csv_columns import NotPlain, read_columns
+from atp.backtest.csv_rows import FileTexts, row_starts
 from atp.core.errors import InvalidInput
 from atp.marketdata.catalog import load_bars
 from atp.services.settings import AtpSettings
@@ -335,7 +336,7 @@ def test_mangled_files_read_as_numpy_reads_them(tmp_path: Path) -> None:
 def test_a_run_of_closes_reads_as_row_by_row_across_blocks_and_blank_lines(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(csv_columns, "_CLOSES_ROWS", 7)  # several reads, one split mid-run
+    monkeypatch.setattr(csv_rows, "_CLOSES_ROWS", 7)  # several reads, one split mid-run
     path = tmp_path / "X.csv"
     lines = [b"Date,Open,High,Low,Close,Volume\r\n"]
     for row in range(40):
@@ -354,3 +355,23 @@ def read_columns_texts(path: Path) -> FileTexts:
     texts = read_csv_columns(path, symbol="X").texts
     assert isinstance(texts, FileTexts)
     return texts
+
+
+def test_row_offsets_past_the_uint32_range_switch_to_int64_without_losing_a_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "X.csv"
+    lines = ["Date,Open,High,Low,Close,Volume"]
+    lines += [f"2024-01-02 09:{minute:02d}:00,1.{minute:02d},2,0.5,1.5,9" for minute in range(40)]
+    path.write_text("\n".join(lines) + "\n")
+    compact, _, _ = row_starts(path)
+    # A "4 GiB" boundary 300 bytes in, met by the third 128-byte block of the scan.
+    monkeypatch.setattr(csv_rows, "_UINT32_END", 300)
+    monkeypatch.setattr(csv_rows, "_SCAN_BLOCK", 128)
+    wide, _, _ = row_starts(path)
+
+    assert compact.dtype == np.uint32  # 4 bytes a row below the boundary
+    assert wide.dtype == np.int64
+    assert wide.tolist() == compact.tolist()
+    assert read_columns_texts(path).row(39) == ("1.39", "2", "0.5", "1.5", "9")
+    assert_same_as_catalog(path)

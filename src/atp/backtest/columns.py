@@ -41,7 +41,7 @@ from atp.marketdata.series import timeframe_name
 from atp.marketdata.timeparse import exchange_zone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DECIMALS_BLOCK = 1 << 16
+_DECIMALS_BLOCK = 1 << 14
 _BLOCK = 1 << 16  # rows converted at a time: temporaries of a few hundred KB
 _DAY_NS = 86_400 * 1_000_000_000
 _FIELDS = ("open", "high", "low", "close", "volume")
@@ -135,16 +135,18 @@ def close_decimals(columns: SymbolColumns) -> int | None:
 
     Exact when no price text has more than 15 digits (`short_numbers`): such a decimal is
     the only one of its length that parses to its float, so `round(x * 10**k) / 10**k == x`
-    (integers below 10**15) identifies it. Checked in blocks (a few MB at a time); a k that
+    (integers below 10**15) identifies it. Checked in blocks (a few hundred KB at a time); a k that
     works for a block works for any larger k, so the column's k is the blocks' largest.
     """
     if not columns.texts.short_numbers or not len(columns):
         return None
     closes = columns.floats.close
     found = 0
+    highest = 0.0  # the largest |close| so far (a column-long abs() would be 8 bytes a bar)
     for low in range(0, len(closes), _DECIMALS_BLOCK):
         block = closes[low : low + _DECIMALS_BLOCK]
         peak = float(np.max(np.abs(block)))
+        highest = max(highest, peak)
         for decimals in range(found, 16):
             scale = 10.0**decimals
             if peak * scale >= 1e15:
@@ -154,7 +156,7 @@ def close_decimals(columns: SymbolColumns) -> int | None:
                 break
         else:
             return None
-    if float(np.max(np.abs(closes))) * 10.0**found >= 1e15:
+    if highest * 10.0**found >= 1e15:
         return None
     return found
 

@@ -259,7 +259,7 @@ class EquityCurve(Sequence[EquityPoint]):
         return flags
 
 
-_BATCH_BARS = 1 << 16  # bars priced per batch of one-symbol segments (a few MB at a time)
+_BATCH_BARS = 1 << 14  # bars priced per batch of one-symbol segments (about 2 MB at a time)
 
 
 class _OneHolding:

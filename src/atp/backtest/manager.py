@@ -8,7 +8,8 @@ crash), then results.json, trades.csv, equity.csv and report.html once it ends. 
 service lists the runs it finds there, and resumes the ones that had not ended (a stop or a
 crash interrupted them; a run is deterministic, so running it again gives what the first attempt
 would have). Each ended run is published as a `BacktestResult` on `backtest.results` (and stored
-from there in the SQL `backtest_runs` table).
+from there in the SQL `backtest_runs` table). One manager at a time holds a store, from `open`
+(or its first `start` or `resume`) to `close` (see `atp.backtest.store_lock`).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from atp.backtest.model import BacktestRequest
 from atp.backtest.report import render_report
 from atp.backtest.results import BacktestOutcome, equity_csv, results_json, trades_csv
 from atp.backtest.runner import closes_of, load_data, run_backtest, validate
+from atp.backtest.store_lock import StoreLock
 from atp.core.clock import Clock
-from atp.core.errors import Conflict, InvalidInput, NotFound
+from atp.core.errors import Conflict, InvalidInput, NotFound, TransientError
 from atp.core.events import BacktestResult
 from atp.core.ids import RunId, Symbol, new_event_id
 
@@ -92,12 +94,29 @@ class RunManager:
         self._checks = ThreadPoolExecutor(2, thread_name_prefix="backtest-check")
         self._unfinished: list[RunState] = []  # stored runs a stop or a crash interrupted
         self._stopping = False
-        self._load_stored()
+        self._lock = StoreLock(store_dir)
+        self._loaded = False
 
     @property
     def store_dir(self) -> Path:
         """Where runs (and what else the service keeps across restarts) are written."""
         return self._store
+
+    def open(self) -> None:
+        """Takes the run store, and the first time lists the runs stored there.
+
+        `start` and `resume` open the manager too; `close` lets the store go. Nothing is read
+        or written in the store before it is taken.
+
+        Raises:
+            ConfigurationError: another backtester holds the store (see `StoreLock`).
+        """
+        if not self._lock.held:
+            self._lock.acquire()
+            self._stopping = False
+        if not self._loaded:
+            self._load_stored()
+            self._loaded = True
 
     async def start(
         self, request: BacktestRequest, *, idempotency_key: str | None = None
@@ -109,6 +128,7 @@ class RunManager:
         key is stored in the run's run.json before the run starts, so it survives a crash at
         any point after.
         """
+        self.open()
         fingerprint = None if idempotency_key is None else request_fingerprint(request)
         first = self._first_under(idempotency_key, fingerprint)
         if first is not None:
@@ -118,6 +138,8 @@ class RunManager:
         # answering HTTP and NATS, and a start never queues behind the runs (which fill the
         # loop's default executor).
         await asyncio.get_running_loop().run_in_executor(self._checks, self._check, request)
+        if not self._lock.held:  # closed meanwhile: the store is no longer this one's to write
+            raise TransientError("the backtester is stopping; start the run once it is back")
         # A retry under the same key may have been accepted while this one read the data.
         # From this look-up to the key's registration there is no await, so concurrent retries
         # cannot both miss the key. That keeps the write of run.json (0.3-0.6 ms, 1.5 ms at p90
@@ -159,7 +181,7 @@ class RunManager:
         `backtest.results` like any other ended run): running it again would most likely crash
         the service again.
         """
-        self._stopping = False
+        self.open()
         unfinished, self._unfinished = self._unfinished, []
         resumed = []
         for state in unfinished:
@@ -234,7 +256,7 @@ class RunManager:
         return state
 
     async def close(self) -> None:
-        """Stops running runs, waits for their threads to notice and for pending announcements.
+        """Stops running runs, waits for them and for pending announcements, lets the store go.
 
         A run stopped this way is not cancelled: it stays stored as not ended, and the next
         start of the service resumes it.
@@ -244,6 +266,7 @@ class RunManager:
             state.cancel.set()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._lock.release()
 
     async def _execute(self, state: RunState) -> None:
         state.status = "running"

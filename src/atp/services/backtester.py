@@ -2,7 +2,8 @@
 
 Runs go to a worker thread (the engine is CPU-bound), so the HTTP API answers while they run.
 Each ended run is published as a `BacktestResult` on `backtest.results` and its files are kept
-under `<var_dir>/backtests/`.
+under `<var_dir>/backtests/`, which one backtester at a time holds from its start to its stop (a
+second one on the same `var/` is refused at start, see `atp.backtest.store_lock`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,13 @@ class BacktesterService:
         self._metrics = metrics
 
     async def start(self) -> None:
-        """Connects to NATS when no bus was given; resumes the runs a stop interrupted."""
+        """Takes the run store, connects to NATS when no bus was given, resumes interrupted runs.
+
+        Raises:
+            ConfigurationError: another backtester holds the run store (the same `var/`); this
+                one then touches no run.
+        """
+        self.manager.open()  # first: refused before it connects or reads anything
         if self._bus is None:
             from atp.bus.nats import NatsBus
 
@@ -58,7 +65,10 @@ class BacktesterService:
         self.manager.resume()
 
     async def stop(self) -> None:
-        """Cancels running backtests, then closes the bus if this service opened it."""
+        """Stops running backtests and lets the run store go; closes the bus if it opened it.
+
+        A stopped run is resumed by the next start of a backtester on this store.
+        """
         await self.manager.close()
         if self._owns_bus and self._bus is not None:
             await self._bus.close()

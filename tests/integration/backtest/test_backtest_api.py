@@ -8,11 +8,11 @@ import hashlib
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.integration.backtest.serving import SEED_BODY, serving
 
 from atp.backtest.manager import MAX_ATTEMPTS
 from atp.backtest.model import BacktestRequest
@@ -22,14 +22,6 @@ from atp.core.events import Envelope
 from atp.services.backtester import bootstrap
 from atp.services.cli import main as atp_main
 from atp.services.settings import AtpSettings
-
-SEED_BODY = {
-    "start_date": "2024-01-01T00:00:00",
-    "end_date": "2024-01-31T23:59:59",
-    "symbols": ["AAPL", "MSFT"],
-    "strategies": ["momentum", "mean_reversion"],
-    "initial_balance": 100000,
-}
 
 
 async def test_seed_request_finishes_is_published_and_matches_the_cli(
@@ -111,28 +103,13 @@ async def test_bad_requests_are_refused_with_the_reason(tmp_path: Path) -> None:
     await service.stop()
 
 
-@contextlib.asynccontextmanager
-async def _serving(
-    settings: AtpSettings, bus: InMemoryBus | None = None
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the backtester started on `settings`; the service is stopped on exit."""
-    service = await bootstrap(settings, bus=bus or InMemoryBus())
-    await service.start()
-    try:
-        transport = httpx.ASGITransport(app=service.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
-    finally:
-        await service.stop()
-
-
 async def _start(client: httpx.AsyncClient, body: dict[str, Any], key: str) -> httpx.Response:
     return await client.post("/backtest/start", json=body, headers={"Idempotency-Key": key})
 
 
 async def test_a_run_failed_after_crashing_every_attempt_is_published(tmp_path: Path) -> None:
     settings = AtpSettings(var_dir=tmp_path)
-    async with _serving(settings) as client:
+    async with serving(settings) as client:
         run_id = (await client.post("/backtest/start", json=SEED_BODY)).json()["run_id"]
     # As a process killed during each of its attempts leaves it: counted, never ended.
     meta_path = tmp_path / "backtests" / run_id / "run.json"
@@ -141,7 +118,7 @@ async def test_a_run_failed_after_crashing_every_attempt_is_published(tmp_path: 
     meta_path.write_text(json.dumps(record))
 
     bus = InMemoryBus()
-    async with _serving(settings, bus):
+    async with serving(settings, bus):
         pass  # the stop returns once the failed run is announced
 
     published = [e.payload for e in await bus.history(BACKTEST_RESULTS)]
@@ -154,7 +131,7 @@ async def test_a_keyed_run_stored_just_before_a_crash_is_not_started_again(tmp_p
     settings = AtpSettings(var_dir=tmp_path)
     key = "crash-after-the-run-was-stored"
     two_years = {**SEED_BODY, "start_date": "2023-01-01T00:00:00", "end_date": "2024-12-31"}
-    async with _serving(settings) as client:
+    async with serving(settings) as client:
         first = await _start(client, two_years, key)
     # Stopped, so not ended. A process that dies right after the run is stored leaves its
     # run.json and nothing else.
@@ -162,7 +139,7 @@ async def test_a_keyed_run_stored_just_before_a_crash_is_not_started_again(tmp_p
         if path.is_file() and path.name != "run.json":
             path.unlink()
 
-    async with _serving(settings) as client:
+    async with serving(settings) as client:
         retry = await _start(client, two_years, key)
         runs = (await client.get("/backtest")).json()["runs"]
 
@@ -176,7 +153,7 @@ async def test_a_key_recorded_by_the_previous_version_still_answers_its_retry(
 ) -> None:
     settings = AtpSettings(var_dir=tmp_path)
     key = "recorded-before-keys-went-into-run-json"
-    async with _serving(settings) as client:
+    async with serving(settings) as client:
         first = await _start(client, SEED_BODY, key)
     # The layout the previous version left: run.json without the key, one file per key beside.
     run_id = first.json()["run_id"]
@@ -192,7 +169,7 @@ async def test_a_key_recorded_by_the_previous_version_still_answers_its_retry(
     legacy.parent.mkdir()
     legacy.write_text(json.dumps({"key": key, "fingerprint": fingerprint, "answer": first.json()}))
 
-    async with _serving(settings) as client:
+    async with serving(settings) as client:
         retry = await _start(client, SEED_BODY, key)
         other_body = await _start(client, {**SEED_BODY, "initial_balance": 5}, key)
         runs = (await client.get("/backtest")).json()["runs"]
@@ -212,7 +189,7 @@ async def test_the_service_answers_while_a_start_reads_its_data(tmp_path: Path) 
             turns.append(time.perf_counter())
             await asyncio.sleep(0.001)
 
-    async with _serving(AtpSettings(var_dir=tmp_path)) as client:
+    async with serving(AtpSettings(var_dir=tmp_path)) as client:
         watcher = asyncio.create_task(turn())
         await asyncio.sleep(0.01)
         began = time.perf_counter()

@@ -12,6 +12,7 @@ import pytest
 from atp.backtest.manager import MAX_ATTEMPTS, RunManager
 from atp.backtest.model import BacktestRequest
 from atp.core.clock import SimulatedClock
+from atp.core.errors import TransientError
 from atp.services.settings import AtpSettings
 
 REQUEST = BacktestRequest.model_validate(
@@ -30,6 +31,10 @@ def _manager(store: Path) -> RunManager:
     return RunManager(data_dir=AtpSettings().data_dir, store_dir=store, clock=clock)
 
 
+def _stored_runs(store: Path) -> list[Path]:
+    return sorted(store.glob("*/run.json"))
+
+
 def _stored(store: Path, run_id: str) -> dict[str, object]:
     record: dict[str, object] = json.loads((store / run_id / "run.json").read_text())
     return record
@@ -46,6 +51,7 @@ async def test_a_users_cancel_wins_over_a_stop_and_is_not_resumed(tmp_path: Path
     again = _manager(tmp_path)
     assert again.resume() == []
     assert again.get(state.run_id).status == "cancelled"
+    await again.close()
 
 
 async def test_a_stop_then_a_start_in_one_process_resumes_the_run(tmp_path: Path) -> None:
@@ -74,6 +80,7 @@ async def test_a_run_that_crashed_every_attempt_is_failed_not_resumed(tmp_path: 
     restarted = _manager(tmp_path)
     assert restarted.resume() == []
     failed = restarted.get(state.run_id)
+    await restarted.close()
 
     assert failed.status == "failed"
     assert f"interrupted {MAX_ATTEMPTS} times" in (failed.error or "")
@@ -103,3 +110,17 @@ async def test_concurrent_starts_under_one_key_start_one_run(tmp_path: Path) -> 
     assert len({state.run_id for state in started}) == 1
     assert [state.run_id for state in manager.list()] == [started[0].run_id]
     assert _stored(tmp_path, started[0].run_id)["idempotency_key"] == "one-key"
+
+
+async def test_a_start_still_checking_its_data_when_the_manager_closes_is_refused(
+    tmp_path: Path,
+) -> None:
+    manager = _manager(tmp_path)
+    starting = asyncio.create_task(manager.start(REQUEST))
+    await asyncio.sleep(0)  # it is reading its data in a thread
+    await manager.close()  # nothing runs yet: returns at once, and lets the store go
+
+    with pytest.raises(TransientError, match="stopping"):
+        await starting
+    assert manager.list() == []
+    assert _stored_runs(tmp_path) == []

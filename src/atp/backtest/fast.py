@@ -35,7 +35,7 @@ import numpy.typing as npt
 from atp.agents.strategy import SELL_CODE, SignalColumns, Strategy, StrategyParams, StrategySignal
 from atp.backtest.columns import SymbolColumns, from_ns, to_ns
 from atp.backtest.engine import BacktestEngine, Cancelled, EngineRecord, Progress
-from atp.backtest.equity import EquityCurve, Segment
+from atp.backtest.equity import EquityCurve, SegmentLog
 from atp.backtest.wiring import InProcessPipeline
 from atp.core.clock import SimulatedClock
 from atp.core.events import MarketSignal
@@ -174,7 +174,7 @@ class FastEngine:
         record = EngineRecord()
         total = len(calendar.stamps)
         seen = [-1] * len(data)  # per symbol: the last bar index the chain's nodes saw
-        segments: list[Segment] = []
+        segments = SegmentLog()
         wanted = self._wanted.tolist()
         want = self._want
         first_traded = self._first_traded
@@ -263,17 +263,17 @@ class FastEngine:
             self._pipeline.on_skipped(bar)
             seen[slot] = position
 
-    def _keep_segment(self, index: int, segments: list[Segment]) -> None:
-        """Appends the account from bar `index` on, unless the last segment already holds it.
+    def _keep_segment(self, index: int, segments: SegmentLog) -> None:
+        """Keeps the account from bar `index` on, unless the last segment already holds it.
 
         An unchanged account (a decision bar: the fill comes a bar later) is covered by the
         previous segment.
         """
         ledger = self._engine.ledger
-        held = ledger.held(self._slot_of)
-        cash = ledger.cash
-        if segments:
-            last = segments[-1]
-            if last.cash == cash and last.held == held:
-                return
-        segments.append(Segment(index - self._first_traded, cash, held))
+        slot_of = self._slot_of
+        held = tuple(
+            (slot_of[symbol], position.quantity)
+            for symbol, position in ledger._positions.items()
+            if symbol in slot_of
+        )
+        segments.keep(index - self._first_traded, ledger.cash, held)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from atp.backtest import equity
 from atp.backtest.columns import read_csv_columns
-from atp.backtest.equity import EquityCurve, Segment
+from atp.backtest.equity import EquityCurve, Segment, SegmentLog
 
 
 def _columns(tmp_path: Path, bars: int) -> object:
@@ -81,3 +82,42 @@ def test_one_symbols_own_rows_price_the_curve_as_an_explicit_row_per_point(
     # The close of row first + 40 (a Decimal-priced segment), not of row 40.
     quantity = Decimal("123456789.123456")
     assert own_rows[40].equity == Decimal("12345678901.23") + quantity * columns.close(first + 40)  # type: ignore[attr-defined]
+
+
+def test_a_segment_log_reads_back_what_it_kept_and_skips_an_unchanged_account(
+    tmp_path: Path,
+) -> None:
+    columns = _columns(tmp_path, 96)
+    kept = [
+        Segment(0, Decimal("1000.50"), ((0, Decimal("3.123456")),)),
+        Segment(10, Decimal("99999.99"), ((0, Decimal("0")),)),  # one symbol, flat
+        Segment(20, Decimal("5"), ()),  # nothing in the ledger yet
+        Segment(30, Decimal("7"), ((1, Decimal("2")),)),  # one symbol in another slot
+        Segment(40, Decimal("7"), ((0, Decimal("1")), (1, Decimal("2")))),
+    ]
+    log = SegmentLog()
+    for segment in kept:
+        log.keep(segment.start, segment.cash, segment.held)
+        # The same account a bar later (a decision bar; its fill comes next): no new segment.
+        log.keep(segment.start + 1, Decimal(str(segment.cash)), tuple(segment.held))
+
+    assert list(log) == kept
+    assert [log[i] for i in (4, 0, -1)] == [kept[4], kept[0], kept[4]]
+    stamps = columns.timestamps  # type: ignore[attr-defined]
+    single = kept[:3]
+    from_log = SegmentLog()
+    for segment in single:
+        from_log.keep(segment.start, segment.cash, segment.held)
+
+    def curve(segments: Sequence[Segment]) -> EquityCurve:
+        return EquityCurve(
+            data=[columns],  # type: ignore[list-item]
+            stamps=stamps,
+            latest=None,
+            segments=segments,
+            first=0,
+            initial_cash=Decimal(1),
+        )
+
+    assert list(curve(from_log)) == list(curve(single))
+    assert curve(from_log).floats.tolist() == curve(single).floats.tolist()

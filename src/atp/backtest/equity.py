@@ -40,7 +40,7 @@ class Segment:
 Held = tuple[tuple[int, Decimal], ...]
 
 
-class SegmentLog(Sequence[Segment]):
+class SegmentLog:
     """A run's segments, kept compactly as it goes; each read back as a `Segment`.
 
     Per segment: its start (8 bytes in an array), its cash and its holdings, the quantity
@@ -76,15 +76,10 @@ class SegmentLog(Sequence[Segment]):
     def __len__(self) -> int:
         return len(self._cash)
 
-    @overload
-    def __getitem__(self, index: int) -> Segment: ...
+    def __iter__(self) -> Iterator[Segment]:
+        return (self[index] for index in range(len(self)))
 
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Segment]: ...
-
-    def __getitem__(self, index: int | slice) -> Segment | Sequence[Segment]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
+    def __getitem__(self, index: int) -> Segment:
         if index < 0:
             index += len(self)
         slot, segment = self._last  # one tuple, replaced whole: readers never see half of it
@@ -104,7 +99,7 @@ class EquityCurve(Sequence[EquityPoint]):
         data: list[SymbolColumns],
         stamps: npt.NDArray[np.int64],
         latest: list[npt.NDArray[np.int64]] | None,
-        segments: Sequence[Segment],
+        segments: list[Segment] | SegmentLog,
         first: int,
         initial_cash: Decimal,
     ) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -109,7 +108,7 @@ def test_a_segment_log_reads_back_what_it_kept_and_skips_an_unchanged_account(
     for segment in single:
         from_log.keep(segment.start, segment.cash, segment.held)
 
-    def curve(segments: Sequence[Segment]) -> EquityCurve:
+    def curve(segments: list[Segment] | SegmentLog) -> EquityCurve:
         return EquityCurve(
             data=[columns],  # type: ignore[list-item]
             stamps=stamps,

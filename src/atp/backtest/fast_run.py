@@ -123,5 +123,7 @@ def run_columns(
         initial_cash=request.initial_balance,
     )
     record, curve = fast.run(progress=progress, cancelled=cancelled)
+    # The live components' books (orders, ids, fill ids: about 40 MB at 39,000 fills) go
+    # before the summary is built, so its objects reuse their memory instead of adding to it.
     del fast, engine, pipeline, chain, venue, replayed, wants
     return summarize(request, record, label, tuple(strategies), voting_strategy, curve)

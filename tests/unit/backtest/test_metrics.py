@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from decimal import Decimal
 
 import empyrical
@@ -145,3 +146,29 @@ def test_metrics_read_block_by_block_equal_the_whole_column_at_once(
     assert f"('max_drawdown', {max_drawdown(100.0, curve)!r})" in whole
     duration = float(max_drawdown_duration(100.0, curve))
     assert f"('max_drawdown_duration', {duration!r})" in whole
+
+
+def test_metrics_of_a_long_curve_need_no_temporary_as_long_as_the_curve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(metrics_module, "_BLOCK", 4096)  # 1M bars at 65,536 scale to this
+    steps = np.random.default_rng(7).normal(0.0, 0.001, 200_000)
+    curve = 100_000.0 * np.cumprod(1.0 + steps)
+    flags = np.ones(len(curve), dtype=bool)
+    tracemalloc.start()
+    try:
+        metrics = compute_metrics(
+            initial=100_000.0,
+            equity=curve,
+            exposure_flags=flags,
+            traded_notional=0.0,
+            trades=[],
+            num_fills=0,
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Column-long drawdowns, returns, deviations and downside were 3 curves' worth on top of
+    # the curve (at 1M bars the backtest's last step to its peak resident memory).
+    assert peak < curve.nbytes / 2
+    assert metrics["max_drawdown"] == max_drawdown(100_000.0, curve.tolist())

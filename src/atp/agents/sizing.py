@@ -2,7 +2,10 @@
 
 Default: a notional of $10,000 per trade divided by the bar's close, rounded down to whole
 shares (10,000 / 185.64 -> 53 shares). `fixed_quantity` trades the same quantity every time.
-Sells are sized like buys: the host does not know positions (the risk engine does).
+Sells are sized like buys: the host does not know positions. The risk engine does, so on an
+account that cannot sell short the meta-agent caps a coordinated sell at what is held, and a
+sell of nothing held becomes no order (`atp.meta.selling`), as the backtest does with its own
+book (`atp.backtest.sizing`).
 """
 
 from __future__ import annotations

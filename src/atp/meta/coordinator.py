@@ -4,7 +4,8 @@
 `tick` with what arrives on the bus and publishes the `DecisionResult`s they return; the
 control plane calls `execute` and publishes the `ControlAction` it returns. Every decision to
 trade is put to the `RiskGate` before it becomes an order, and only an approved one carries a
-client order id. The control plane's part (`execute`, the agent reports) is in `control.py`.
+client order id. Where the gate knows the positions, a sell is first capped at what is held
+(`selling.py`). The control plane's part (`execute`, the agent reports) is in `control.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from atp.core.clock import Clock
-from atp.core.enums import ORDER_MARKET, Action, TradingState
+from atp.core.enums import ORDER_MARKET, SIDE_SELL, Action, TradingState
 from atp.core.events import (
     Envelope,
     MarketSignal,
@@ -45,6 +46,7 @@ from atp.meta.control import SERVICE, AgentReport, MetaControl
 from atp.meta.explain import explain
 from atp.meta.roster import AgentRoster, AgentStanding
 from atp.meta.scoring import AgentScorer
+from atp.meta.selling import Holdings, cap_sell
 from atp.meta.voting import VoteOutcome, vote_with_swings
 from atp.meta.window import Admission, DecisionWindow, WindowBook, WindowKey
 
@@ -99,6 +101,8 @@ class MetaCoordinator(MetaControl):
         self._config = config
         self._clock = clock
         self._gate = gate
+        # A gate that knows the positions (the risk engine) caps sells at what is held.
+        self._sellable = gate.sellable if isinstance(gate, Holdings) else None
         self._trading_state_of = trading_state
         self._last_state = TradingState.ACTIVE
         self._voting = config.voting
@@ -213,7 +217,13 @@ class MetaCoordinator(MetaControl):
         client_order_id = None
         state = self._current_state()
         side = outcome.action.as_side()
-        if side is not None:
+        quantity = outcome.quantity
+        if side is SIDE_SELL and self._sellable is not None:
+            sellable = self._sellable(window.symbol)
+            if sellable is not None and quantity > sellable:
+                quantity, capped = cap_sell(window.symbol, quantity, sellable)
+                text += " " + capped
+        if side is not None and quantity > ZERO:
             client_order_id = client_order_id_for(decision_id)
             # By position, in the field order: proposal_id, origin, symbol, side, quantity,
             # order_type, reference_price, limit_price, agent_id, decision_id, client_order_id.
@@ -223,7 +233,7 @@ class MetaCoordinator(MetaControl):
                     "meta",
                     window.symbol,
                     side,
-                    outcome.quantity,
+                    quantity,
                     ORDER_MARKET,
                     reference_price,
                     None,
@@ -266,7 +276,7 @@ class MetaCoordinator(MetaControl):
             window.symbol,
             window.signal_id,
             outcome.action,
-            outcome.quantity,
+            quantity,
             ORDER_MARKET,
             None,
             reference_price,

@@ -205,6 +205,17 @@ class ConcentrationConfig(_Strict):
     )
 
 
+class ShortSaleConfig(_Strict):
+    """Whether a sell may take a position below zero."""
+
+    allowed: bool = Field(
+        default=False,
+        description="False (long-only, as the paper venue by default): a sell may ask for at "
+        "most what is held less what approved sells will take; coordinated sells are capped "
+        "there and other sells beyond it refused. True only where the venue may sell short.",
+    )
+
+
 class RiskEngineConfig(_Strict):
     """Every limit of the risk engine."""
 
@@ -228,6 +239,9 @@ class RiskEngineConfig(_Strict):
     )
     concentration: ConcentrationConfig = Field(
         default_factory=ConcentrationConfig, description="Concentration rule."
+    )
+    short_sales: ShortSaleConfig = Field(
+        default_factory=ShortSaleConfig, description="No short sales rule (long-only by default)."
     )
     pending_ttl_seconds: int = Field(
         default=300,

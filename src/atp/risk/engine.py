@@ -30,6 +30,7 @@ from atp.risk.correlation import CorrelationBuckets, ReturnCorrelations
 from atp.risk.exposure import ExposureBook
 from atp.risk.pending import PendingOrders, ttl
 from atp.risk.restore import RestoreFromHistory
+from atp.risk.short_sale import ShortSales, check_short_sale
 from atp.risk.trading_day import TradingCalendar
 from atp.risk.velocity import VelocityWindows
 
@@ -37,7 +38,7 @@ ENGINE_ACTOR = records.ENGINE_ACTOR
 SERVICE = records.SERVICE
 
 
-class RiskEngine(RestoreFromHistory):
+class RiskEngine(RestoreFromHistory, ShortSales):
     """Judges order proposals and keeps the exposure, P&L and trading state they are judged by."""
 
     def __init__(self, config: RiskEngineConfig, *, clock: Clock) -> None:
@@ -136,6 +137,7 @@ class RiskEngine(RestoreFromHistory):
             rules.check_velocity(ctx, config.velocity),
             rules.check_concentration_gross(ctx, config.concentration),
             rules.check_concentration_equity(ctx, config.concentration),
+            check_short_sale(ctx, config.short_sales),
         )
         failed = [check for check in checks if not check.passed]
         if not failed:

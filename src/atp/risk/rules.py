@@ -14,6 +14,7 @@ Codes, by rule type:
     kill_switch                                  the emergency kill switch
     order_velocity                               orders per second and minute
     concentration_gross, concentration_equity    concentration
+    short_sale                                   no short sales (`short_sale.py`)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from atp.risk.config import (
     VelocityConfig,
 )
 from atp.risk.context import OrderContext, money, qty
+from atp.risk.short_sale import SHORT_SALE
 
 DAILY_LOSS = "daily_loss"
 POSITION_CAP_QUANTITY = "position_cap_quantity"
@@ -50,6 +52,7 @@ RULE_CODES = (
     ORDER_VELOCITY,
     CONCENTRATION_GROSS,
     CONCENTRATION_EQUITY,
+    SHORT_SALE,
 )
 
 

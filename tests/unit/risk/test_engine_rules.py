@@ -313,7 +313,7 @@ def test_every_rule_reports_a_check_and_violation_ids_are_deterministic() -> Non
     )
     first = engine.check(proposal("AAPL", Side.BUY, 5, pid="same"))
     second = engine.check(proposal("AAPL", Side.BUY, 5, pid="same"))
-    assert len(first.checks) == 9
+    assert len(first.checks) == 10
     assert [v.violation_id for v in first.violations] == [v.violation_id for v in second.violations]
 
 

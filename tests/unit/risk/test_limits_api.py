@@ -124,6 +124,7 @@ async def test_a_partial_put_is_refused_naming_what_it_leaves_out_and_changes_no
         "body.kill_switch",
         "body.velocity",
         "body.concentration",
+        "body.short_sales",
         "body.pending_ttl_seconds",
         "body.violations_kept",
     } == missing

@@ -16,6 +16,7 @@ from atp.risk.config import (
     InstrumentCap,
     PositionCapConfig,
     RiskEngineConfig,
+    ShortSaleConfig,
     VelocityConfig,
 )
 from atp.risk.engine import RiskEngine
@@ -43,7 +44,9 @@ steps = st.lists(
 
 
 def _config(**changes: object) -> RiskEngineConfig:
+    # An account that may sell short: the caps are checked on both sides of flat.
     base = RiskEngineConfig(
+        short_sales=ShortSaleConfig(allowed=True),
         position_caps=PositionCapConfig(default=InstrumentCap(max_quantity=CAP)),
         velocity=VelocityConfig(
             per_agent_per_second=None,

@@ -105,8 +105,8 @@ def test_a_data_file_of_another_symbol_is_refused_naming_file_line_and_both(
 ) -> None:
     msft = PAIRS / "MSFT.csv"
     assert _refused(capsys, "--data", str(msft), "--symbol", "AAPL", *JANUARY) == [
-        f"{msft}: line 2, column 'Symbol': expected the requested symbol AAPL, found 'MSFT' "
-        "(the file holds another symbol's bars)"
+        f"{msft.resolve()}: line 2, column 'Symbol': expected the requested symbol AAPL, "
+        "found 'MSFT' (the file holds another symbol's bars)"
     ]
 
 

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from atp.api.auth import actor_of, require_token
+from atp.api.decimals import AverageCost, Money, Pnl, Quantity
 from atp.core.enums import TradingState
 from atp.core.events import RiskViolation
 from atp.core.ids import Symbol
@@ -71,15 +72,15 @@ class _Out(BaseModel):
 
 
 class PositionOut(_Out):
-    """One position."""
+    """One position (average cost to 6 places, P&L to the cent, the rest exact)."""
 
     symbol: str
-    quantity: Decimal
-    average_cost: Decimal
-    last_price: Decimal | None
-    market_value: Decimal
-    unrealized_pnl: Decimal
-    realized_pnl: Decimal
+    quantity: Quantity
+    average_cost: AverageCost
+    last_price: Money | None
+    market_value: Money
+    unrealized_pnl: Pnl
+    realized_pnl: Pnl
 
 
 class LimitOut(_Out):
@@ -101,13 +102,13 @@ class RiskStateOut(_Out):
     loss_breached: bool
     trading_day: str
     blocked_symbols: list[str]
-    cash: Decimal
-    equity: Decimal
-    gross_exposure: Decimal
-    net_exposure: Decimal
-    realized_pnl: Decimal
-    unrealized_pnl: Decimal
-    day_pnl: Decimal
+    cash: Money
+    equity: Money
+    gross_exposure: Money
+    net_exposure: Money
+    realized_pnl: Pnl
+    unrealized_pnl: Pnl
+    day_pnl: Pnl
     pending_orders: int
     positions: list[PositionOut]
     buckets: dict[str, list[str]]

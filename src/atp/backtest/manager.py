@@ -4,12 +4,14 @@ The engine is CPU-bound and synchronous, so each run, and the check of a request
 it is accepted, goes to a thread and the event loop (HTTP, NATS) stays responsive. Runs are
 kept in memory and under `<var_dir>/backtests/<run id>/`: run.json from the moment a run is
 accepted (with the `Idempotency-Key` it was started under, so a retry finds it even after a
-crash), then results.json, trades.csv, equity.csv and report.html once it ends. A restarted
-service lists the runs it finds there, and resumes the ones that had not ended (a stop or a
-crash interrupted them; a run is deterministic, so running it again gives what the first attempt
-would have). Each ended run is published as a `BacktestResult` on `backtest.results` (and stored
-from there in the SQL `backtest_runs` table). One manager at a time holds a store, from `open`
-(or its first `start` or `resume`) to `close` (see `atp.backtest.store_lock`).
+crash), then results.json, trades.csv, equity.csv and report.html once it ends (and run.json
+its final equity, the one figure the run list shows: a run's results are built or read only
+when that run is asked for). A restarted service lists the runs it finds there, and resumes
+the ones that had not ended (a stop or a crash interrupted them; a run is deterministic, so
+running it again gives what the first attempt would have). Each ended run is published as a
+`BacktestResult` on `backtest.results` (and stored from there in the SQL `backtest_runs`
+table). One manager at a time holds a store, from `open` (or its first `start` or `resume`) to
+`close` (see `atp.backtest.store_lock`). A `RunObserver` is told when runs start and end.
 """
 
 from __future__ import annotations
@@ -20,23 +22,31 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from atp.backtest.engine import Cancelled
 from atp.backtest.model import BacktestRequest
 from atp.backtest.report import render_report
-from atp.backtest.results import BacktestOutcome, equity_csv, results_json, trades_csv
+from atp.backtest.results import (
+    BacktestOutcome,
+    equity_csv,
+    outcome_dict,
+    results_json,
+    trades_csv,
+)
 from atp.backtest.runner import closes_of, load_data, run_backtest, validate
 from atp.backtest.store_lock import StoreLock
 from atp.core.clock import Clock
 from atp.core.errors import Conflict, InvalidInput, NotFound, TransientError
 from atp.core.events import BacktestResult
 from atp.core.ids import RunId, Symbol, new_event_id
+from atp.core.money import normalize
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +71,8 @@ class RunState:
     created_at: datetime | None = None
     finished_at: datetime | None = None
     outcome: BacktestOutcome | None = None
-    summary: dict[str, Any] | None = None
+    # The one figure the run list shows, kept apart so listing never builds the results.
+    final_equity: str | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     # A user's cancel, as opposed to the service stopping (which leaves the run to resume).
@@ -71,6 +82,19 @@ class RunState:
     # The `Idempotency-Key` the run was started under, and the SHA-256 of its request.
     idempotency_key: str | None = None
     fingerprint: str | None = None
+
+
+class RunObserver(Protocol):
+    """Told when an attempt at a run starts and when a run ends (for the service's metrics)."""
+
+    def run_started(self, state: RunState) -> None:
+        """An attempt at `state` starts running (a resumed run starts again)."""
+
+    def run_ended(self, state: RunState, seconds: float | None) -> None:
+        """`state` ended (finished, failed or cancelled) after running `seconds` (None: never ran).
+
+        Not called for an attempt a stop interrupted: that run is resumed, not ended.
+        """
 
 
 class RunManager:
@@ -83,8 +107,10 @@ class RunManager:
         store_dir: Path,
         clock: Clock,
         publish: Publisher | None = None,
+        observer: RunObserver | None = None,
     ) -> None:
         self._data_dir = data_dir
+        self._observer = observer
         self._store = store_dir
         self._clock = clock
         self._publish = publish
@@ -193,6 +219,8 @@ class RunManager:
                 )
                 state.finished_at = self._clock.now()
                 self._write_meta(state)
+                if self._observer is not None:
+                    self._observer.run_ended(state, None)
                 # Announced like any other ended run; resume is sync, so in a task that
                 # close() waits for.
                 self._spawn(self._publish_result(state))
@@ -248,6 +276,22 @@ class RunManager:
             raise Conflict(f"run {run_id} is {state.status}; its {name} exists once finished")
         return path.read_text(encoding="utf-8")
 
+    def results(self, state: RunState) -> dict[str, Any] | None:
+        """A finished run's results: from its outcome while in memory, else its results.json.
+
+        A run loaded from the store keeps only its final equity in memory; its results are read
+        when asked for.
+        """
+        if state.status != "finished":
+            return None
+        if state.outcome is not None:
+            return outcome_dict(state.outcome)
+        path = self._store / state.run_id / "results.json"
+        if not path.exists():
+            return None
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
+
     async def wait(self, run_id: str) -> RunState:
         """Waits for a run to end (for tests and the CLI)."""
         state = self.get(run_id)
@@ -271,6 +315,9 @@ class RunManager:
     async def _execute(self, state: RunState) -> None:
         state.status = "running"
         loop = asyncio.get_running_loop()
+        if self._observer is not None:
+            self._observer.run_started(state)
+        began = time.perf_counter()
 
         def progress(percent: float) -> None:
             state.progress = round(percent, 1)
@@ -292,8 +339,11 @@ class RunManager:
             state.status, state.error = "failed", str(exc)
         else:
             state.outcome, state.status, state.progress = outcome, "finished", 100.0
+            state.final_equity = format(normalize(outcome.main.final_equity), "f")
         state.finished_at = self._clock.now()
         self._write_meta(state)
+        if self._observer is not None:
+            self._observer.run_ended(state, time.perf_counter() - began)
         await self._publish_result(state)
         state.done.set()
 
@@ -321,6 +371,7 @@ class RunManager:
             "created_at": state.created_at.isoformat() if state.created_at else None,
             "finished_at": state.finished_at.isoformat() if state.finished_at else None,
             "attempts": state.attempts,
+            "final_equity": state.final_equity,
             "idempotency_key": state.idempotency_key,
             "fingerprint": state.fingerprint,
             "request": state.request.model_dump(mode="json"),
@@ -366,12 +417,6 @@ class RunManager:
         for meta_path in sorted(self._store.glob("*/run.json")):
             try:
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
-                results_path = meta_path.parent / "results.json"
-                summary = (
-                    json.loads(results_path.read_text(encoding="utf-8"))
-                    if results_path.exists()
-                    else None
-                )
                 state = RunState(
                     RunId(meta["run_id"]),
                     BacktestRequest.model_validate(meta["request"]),
@@ -384,7 +429,7 @@ class RunManager:
                         if meta.get("finished_at")
                         else None
                     ),
-                    summary=summary,
+                    final_equity=_final_equity(meta, meta_path.parent),
                     attempts=int(meta.get("attempts", 0)),
                     idempotency_key=meta.get("idempotency_key"),
                     fingerprint=meta.get("fingerprint"),
@@ -415,6 +460,22 @@ class RunManager:
                 continue  # its run is gone (nothing to answer with), or run.json knows it
             state.idempotency_key, state.fingerprint = key, fingerprint
             self._keyed[key] = state
+
+
+def _final_equity(meta: dict[str, Any], folder: Path) -> str | None:
+    """A stored finished run's final equity, from run.json or else from its results.json.
+
+    Runs stored before run.json carried the figure have it only in results.json: that file is
+    read once, at load, and only the figure is kept.
+    """
+    if meta["status"] != "finished":
+        return None
+    if meta.get("final_equity") is not None:
+        return str(meta["final_equity"])
+    results_path = folder / "results.json"
+    if not results_path.exists():
+        return None
+    return str(json.loads(results_path.read_text(encoding="utf-8"))["final_equity"])
 
 
 def request_fingerprint(request: BacktestRequest) -> str:

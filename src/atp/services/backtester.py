@@ -3,7 +3,9 @@
 Runs go to a worker thread (the engine is CPU-bound), so the HTTP API answers while they run.
 Each ended run is published as a `BacktestResult` on `backtest.results` and its files are kept
 under `<var_dir>/backtests/`, which one backtester at a time holds from its start to its stop (a
-second one on the same `var/` is refused at start, see `atp.backtest.store_lock`).
+second one on the same `var/` is refused at start, see `atp.backtest.store_lock`). Its `/metrics`
+count runs started and ended, their duration and bars, and the runs in progress
+(`atp.services.backtester_metrics`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from atp.backtest.manager import RunManager
 from atp.core.clock import Clock, SystemClock
 from atp.core.events import BacktestResult, envelope_for
 from atp.core.ports import Bus
+from atp.services.backtester_metrics import BacktestMetrics
 from atp.services.settings import AtpSettings
 from atp.telemetry.metrics import BusMetrics, new_registry
 
@@ -103,12 +106,15 @@ async def bootstrap(
     async def readiness() -> dict[str, bool]:
         return await holder["service"].readiness()
 
+    runs = BacktestMetrics(registry)
     manager = RunManager(
         data_dir=settings.data_dir,
         store_dir=settings.var_dir / "backtests",
         clock=clock,
         publish=publish,
+        observer=runs,
     )
+    runs.watch(manager)
     app = create_app(
         service="backtester",
         registry=registry,

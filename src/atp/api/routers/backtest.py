@@ -25,7 +25,6 @@ from pydantic import BaseModel, Field
 from atp.api.auth import require_token
 from atp.backtest.manager import RunManager, RunState
 from atp.backtest.model import BacktestRequest
-from atp.backtest.results import outcome_dict
 
 router = APIRouter(prefix="/backtest", tags=["backtest"])
 
@@ -70,20 +69,14 @@ def _manager(request: Request) -> RunManager:
     return manager
 
 
-def _results(state: RunState) -> dict[str, Any] | None:
-    if state.outcome is not None:
-        return outcome_dict(state.outcome)
-    return state.summary
-
-
-def _status(state: RunState) -> RunStatus:
+def _status(state: RunState, manager: RunManager) -> RunStatus:
     return _accepted(state).model_copy(
         update={
             "status": state.status,
             "progress": state.progress,
             "error": state.error,
             "finished_at": state.finished_at,
-            "results": _results(state) if state.status == "finished" else None,
+            "results": manager.results(state),
         }
     )
 
@@ -122,34 +115,35 @@ async def start_backtest(
 
 @router.get("", response_model=RunList)
 async def list_backtests(request: Request) -> RunList:
-    """Every run, newest first."""
-    runs = []
-    for state in _manager(request).list():
-        results = _results(state) if state.status == "finished" else None
-        runs.append(
+    """Every run, newest first (each run's own figures only: its results are not built)."""
+    return RunList(
+        runs=[
             RunBrief(
                 run_id=state.run_id,
                 status=state.status,
                 progress=state.progress,
                 symbols=list(state.request.symbols),
                 strategies=list(state.request.strategies),
-                final_equity=results["final_equity"] if results else None,
+                final_equity=state.final_equity if state.status == "finished" else None,
                 created_at=state.created_at,
             )
-        )
-    return RunList(runs=runs)
+            for state in _manager(request).list()
+        ]
+    )
 
 
 @router.get("/{run_id}", response_model=RunStatus)
 async def get_backtest(run_id: RunIdPath, request: Request) -> RunStatus:
     """A run's status and progress, with its results once finished."""
-    return _status(_manager(request).get(run_id))
+    manager = _manager(request)
+    return _status(manager.get(run_id), manager)
 
 
 @router.post("/{run_id}/cancel", response_model=RunStatus, dependencies=[Depends(require_token)])
 async def cancel_backtest(run_id: RunIdPath, request: Request) -> RunStatus:
     """Stops a queued or running run (409 if it already ended)."""
-    return _status(_manager(request).cancel(run_id))
+    manager = _manager(request)
+    return _status(manager.cancel(run_id), manager)
 
 
 @router.get("/{run_id}/trades.csv", response_model=str, response_class=PlainTextResponse)

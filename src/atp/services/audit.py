@@ -3,7 +3,8 @@
 It consumes every subject with durable consumers and writes, per event and in one transaction,
 the processed-event claim, the audit entry and the event's rows, so a redelivery changes
 nothing. Its HTTP control plane (port 8007 by default) queries and verifies the chain and
-traces orders.
+traces orders. Its `/metrics` count entries recorded by type, their lag, the chain's head and
+the chain's verifications (`atp.services.audit_metrics`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from atp.bus.subjects import PAYLOAD_BY_SUBJECT
 from atp.core.clock import Clock, SystemClock
 from atp.core.events import Envelope
 from atp.core.ports import Bus
+from atp.services.audit_metrics import AuditMetrics, MeteredAuditTrail
 from atp.services.settings import AtpSettings
 from atp.storage.audit_trail import AuditTrail
 from atp.storage.database import Database, migrate
@@ -43,6 +45,7 @@ class AuditService:
         trail: AuditTrail,
         bus: Bus | None,
         metrics: BusMetrics,
+        audit_metrics: AuditMetrics,
         app: FastAPI,
     ) -> None:
         self.settings = settings
@@ -54,10 +57,12 @@ class AuditService:
         self._bus = bus
         self._owns_bus = bus is None
         self._metrics = metrics
+        self._audit_metrics = audit_metrics
 
     async def start(self) -> None:
         """Migrates the database, connects the bus if none was given and subscribes."""
         await migrate(self.database.url)
+        await self._audit_metrics.read_head(self.database)
         if self._bus is None:
             from atp.bus.nats import NatsBus
 
@@ -68,7 +73,8 @@ class AuditService:
             await self._bus.subscribe(subject, durable=AUDIT_CONSUMER, handler=self._on_event)
 
     async def _on_event(self, envelope: Envelope[Any]) -> None:
-        await self.recorder.on_event(envelope)
+        entry = await self.recorder.on_event(envelope)
+        self._audit_metrics.on_recorded(envelope, entry)
 
     async def stop(self) -> None:
         """Closes the bus (if this service opened it) and the database."""
@@ -99,9 +105,10 @@ async def bootstrap(
     """Builds the audit service on the configured database and NATS (or the ones given)."""
     registry = new_registry()
     metrics = BusMetrics(registry)
+    audit_metrics = AuditMetrics(registry)
     database = database or Database(settings.effective_database_url)
     recorder = AuditRecorder(database, clock or SystemClock())
-    trail = AuditTrail(database)
+    trail = MeteredAuditTrail(database, audit_metrics)
     holder: dict[str, AuditService] = {}
 
     async def readiness() -> dict[str, bool]:
@@ -123,6 +130,7 @@ async def bootstrap(
         trail=trail,
         bus=bus,
         metrics=metrics,
+        audit_metrics=audit_metrics,
         app=app,
     )
     holder["service"] = service

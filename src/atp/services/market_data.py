@@ -9,7 +9,9 @@ The cursor (the time of the last step published) is written atomically (temp fil
 rename) under `var_dir`, at most once a second and on stop, so a restart resumes after the last
 step it saved; a step republished after a crash carries the same event ids, so JetStream and
 the consumers drop it. When the data runs out the service stops publishing and says so in
-`GET /status`.
+`GET /status`. The pace has one name, `speed` (bar steps per second), in the settings
+(`ATP_MARKET_DATA_SPEED`), in `GET /status` and in `POST /control/speed` (`{"speed": 20}`; the
+former `{"steps_per_second": 20}` is still accepted).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from prometheus_client import Counter, Gauge
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from atp.api.app import create_app
@@ -86,7 +88,7 @@ class ReplayStatus(BaseModel):
     service: str
     files: list[str]
     symbols: list[str]
-    speed: float
+    speed: float = Field(description="Bar steps per second; `POST /control/speed` sets it.")
     paused: bool
     done: bool
     message: str
@@ -98,11 +100,19 @@ class ReplayStatus(BaseModel):
 
 
 class SpeedChange(BaseModel):
-    """`POST /control/speed`: the new speed."""
+    """`POST /control/speed`: the new speed, named as `GET /status` and `ATP_MARKET_DATA_SPEED`.
+
+    `{"speed": 20}`. The former name, `{"steps_per_second": 20}`, is still accepted (one of the
+    two, not both).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    steps_per_second: float = Field(gt=0, description="Bar steps per second.")
+    speed: float = Field(
+        gt=0,
+        validation_alias=AliasChoices("speed", "steps_per_second"),
+        description="Bar steps per second (also accepted as `steps_per_second`).",
+    )
 
 
 class MarketDataService:
@@ -338,10 +348,8 @@ async def resume(request: Request) -> ReplayStatus:
 async def speed(request: Request, change: SpeedChange) -> ReplayStatus:
     """Changes the replay speed (bar steps per second)."""
     service = _service(request)
-    service.set_speed(change.steps_per_second)
-    await service.record_control(
-        "speed", {"steps_per_second": change.steps_per_second}, actor_of(request)
-    )
+    service.set_speed(change.speed)
+    await service.record_control("speed", {"speed": change.speed}, actor_of(request))
     return service.status()
 
 

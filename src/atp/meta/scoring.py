@@ -1,8 +1,14 @@
 """Live agent scoring: each agent's intents judged against the prices that followed.
 
 For every buy or sell intent an agent sent (holds have no direction and are not scored), the
-scorer waits `horizon_bars` further bars of the same symbol and then compares that bar's close
-with the intent's reference price:
+scorer waits `horizon_bars` further bars of the same symbol after the bar the intent answered and
+then compares that bar's close with the intent's reference price. The bars are counted from the
+intent's own bar, not from the moment its window closed: a window that closes after later bars
+of its symbol arrived (a slow agent, a timeout) is judged on the same bar as one that closed at
+once, so a score does not depend on delivery timing, and replaying the stored bars and decisions
+after a restart (`rescore.py`) reproduces it. (Each bar's number within its symbol is kept
+with the bars remembered against redelivery, and the closes of the newest `RECENT_BARS` bars of
+each symbol; an intent recorded later than that counts its bars from its window's close.)
 
 * hit: a buy is a hit when the close rose above the reference price, a sell when it fell below;
   an unchanged price is a miss (the agent wanted a move). Hit rate = hits / scored intents.
@@ -27,6 +33,8 @@ from atp.core.money import ZERO
 from atp.meta.config import ScoringConfig
 
 PRIOR_SKILL = 0.5
+RECENT_BARS = 128
+"""Closes kept per symbol (a ring) to judge intents recorded after their horizon bar."""
 
 # The sign of the side an action trades (`Action.as_side().sign`); a hold has none. A constant
 # map: an enum method and a property per recorded intent cost more than the rest of `record`.
@@ -72,7 +80,10 @@ class _Pending:
 @dataclass(slots=True)
 class _SymbolBook:
     pending: list[_Pending] = field(default_factory=list)
-    last_close: Decimal | None = None
+    # Bars seen (a bar's number, from 1, is kept in the scorer's `_seen`) and a ring of the
+    # newest closes: bar number n's close is `closes[n % RECENT_BARS]` while n > bars - RING.
+    bars: int = 0
+    closes: list[Decimal] = field(default_factory=lambda: [ZERO] * RECENT_BARS)
 
 
 class AgentScorer:
@@ -82,7 +93,8 @@ class AgentScorer:
         self._config = config
         self._scores: dict[AgentId, AgentScore] = {}
         self._symbols: dict[Symbol, _SymbolBook] = {}
-        self._seen: OrderedDict[SignalId, None] = OrderedDict()
+        # Every remembered bar with its number within its symbol (see `_SymbolBook`).
+        self._seen: OrderedDict[SignalId, int] = OrderedDict()
         self._remember = remember_signals
 
     def reconfigure(self, config: ScoringConfig) -> None:
@@ -108,7 +120,9 @@ class AgentScorer:
     def last_close(self, symbol: Symbol) -> Decimal | None:
         """The latest close seen for `symbol`."""
         book = self._symbols.get(symbol)
-        return book.last_close if book is not None else None
+        if book is None or not book.bars:
+            return None
+        return book.closes[book.bars % RECENT_BARS]
 
     def record(self, intent: OrderIntent) -> None:
         """Starts following a decided intent; holds are counted but have nothing to score."""
@@ -117,18 +131,29 @@ class AgentScorer:
         sign = _SIGN.get(intent.action)
         if sign is None:
             return
-        self._book(intent.symbol).pending.append(
-            # Positional (in field order): this runs for every decided intent.
-            _Pending(
-                score,
-                intent.signal_id,
-                sign,
-                intent.quantity,
-                intent.confidence,
-                intent.reference_price,
-                self._config.horizon_bars,
-            )
+        book = self._book(intent.symbol)
+        horizon = self._config.horizon_bars
+        # Positional (in field order): this runs for every decided intent.
+        pending = _Pending(
+            score,
+            intent.signal_id,
+            sign,
+            intent.quantity,
+            intent.confidence,
+            intent.reference_price,
+            horizon,
         )
+        number = self._seen.get(intent.signal_id)
+        if number is not None and book.bars > number:
+            # Bars of its symbol arrived after its own before its window closed: they count.
+            late = book.bars - number
+            if late < horizon:
+                pending.bars_left = horizon - late
+            elif late - horizon < RECENT_BARS:
+                # Its horizon bar has passed: judged on that bar's close, now.
+                self._judge(pending, book.closes[(number + horizon) % RECENT_BARS])
+                return
+        book.pending.append(pending)
 
     def record_swing(self, agent_id: AgentId) -> None:
         """Counts a decision whose action this agent's vote changed."""
@@ -142,11 +167,11 @@ class AgentScorer:
         seen = self._seen
         if signal_id in seen:
             return []
-        seen[signal_id] = None
+        book = self._book(symbol)
+        book.bars = seen[signal_id] = number = book.bars + 1
+        book.closes[number % RECENT_BARS] = close
         if len(seen) > self._remember:
             seen.popitem(last=False)
-        book = self._book(symbol)
-        book.last_close = close
         if not book.pending:
             return []
         changed: list[AgentId] = []

@@ -14,7 +14,10 @@ Consecutive events in the outbox go out pipelined (`publish_many`) when the bus 
 On start, before any intent is consumed, the operator's changes (strategy, parameters,
 weights, enabled flags) are rebuilt by replaying the `control.actions` this service published
 (`Bus.history`, a one-shot read that leaves no consumer behind); the settings only give the state
-before the first change. The newest decisions are kept in memory for `GET /decisions`.
+before the first change. Then the agents' scores and standings, the newest decisions (kept in
+memory for `GET /decisions`), the newest risk violations and the windows already decided are
+restored from the streams (`meta_restore.py`). `/readyz` says ready once all of it, the risk
+engine's restore included, is done.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from atp.meta.window import Admission
 from atp.risk.config import RiskEngineConfig
 from atp.services.meta_metrics import MetaMetrics
 from atp.services.meta_outbox import DecisionOutbox
+from atp.services.meta_restore import PastRun, read_past_run, restore_past_run
 from atp.services.risk_wiring import RiskComponent
 from atp.services.settings import AtpSettings
 from atp.telemetry.metrics import BusMetrics, new_registry
@@ -117,7 +121,9 @@ class MetaAgentSettings(BaseSettings):
         default=5, ge=1, le=10_000, description="Bars after which an intent is scored."
     )
     restore: bool = Field(
-        default=True, description="Replay this service's control.actions on start."
+        default=True,
+        description="Restore earlier runs on start: control.actions, then scores, decisions "
+        "and violations from the streams.",
     )
     recent_decisions: int = Field(
         default=1000, ge=1, le=100_000, description="Decisions kept for GET /decisions."
@@ -169,6 +175,8 @@ class MetaAgentService:
         tick_seconds: float,
         history: ControlHistory | None = None,
         recent_decisions: int = 1000,
+        restore_past: bool = False,
+        remember_decided: int = 200_000,
     ) -> None:
         self.coordinator = coordinator
         self.risk = risk
@@ -183,15 +191,28 @@ class MetaAgentService:
         self._history = history
         self._recent: deque[MetaDecision] = deque(maxlen=recent_decisions)
         self.restored = 0
+        self._restore_past = restore_past
+        self._remember_decided = remember_decided
+        self._past = PastRun()
+        self._ready = False
 
     async def start(self) -> None:
-        """Restores risk state and operator changes, then starts consumers and the tick loop."""
+        """Restores risk state, operator changes and scores, then starts consumers and ticks."""
         if self.risk is not None:
             await self.risk.start(self._bus)
         if self._history is not None:
             # Before the first intent: the first window must already use the restored state.
             self.restored = restore(self.coordinator, await self._history())
             log.info("restored %d control actions: strategy %s", self.restored, self.strategy())
+        if self._restore_past:
+            self._past = await read_past_run(self._bus, violations=self.risk is not None)
+            restore_past_run(
+                self._past,
+                self.coordinator,
+                recent=self._recent,
+                violations=self.risk.engine.violations if self.risk is not None else None,
+                remember_decided=self._remember_decided,
+            )
         await self._bus.subscribe(
             SIGNALS_NORMALIZED, durable=SIGNALS_DURABLE, handler=self.on_signal
         )
@@ -199,6 +220,16 @@ class MetaAgentService:
             DECISIONS_ORDER_INTENT, durable=INTENTS_DURABLE, handler=self.on_intent
         )
         self._ticker = asyncio.create_task(self._tick_loop(), name="meta-agent:tick")
+        self._ready = True
+
+    async def readiness(self) -> dict[str, bool]:
+        """NATS connected, earlier runs restored, and the risk engine's restore done."""
+        risk_ready = self.risk is None or (self._ready and not self.risk.engine.restoring)
+        return {
+            "nats": bool(getattr(self._bus, "is_connected", True)),
+            "restored": self._ready,
+            "risk": risk_ready,
+        }
 
     async def stop(self) -> None:
         """Stops the tick loop, publishes what is left, stops the risk engine and the bus."""
@@ -218,12 +249,22 @@ class MetaAgentService:
 
     async def on_signal(self, envelope: Envelope[Any]) -> None:
         """A bar: marks prices, feeds scoring, opens its window."""
-        self._accept(self.coordinator.on_signal(envelope.payload, cause=envelope))
+        signal = envelope.payload
+        if self._past.decided(signal.symbol, signal.signal_id):
+            # Decided before the restart: the bar still counts for scoring (once), no window.
+            self.coordinator.scorer.on_bar(signal.symbol, signal.signal_id, signal.close)
+            return
+        self._accept(self.coordinator.on_signal(signal, cause=envelope))
         await self.flush()
 
     async def on_intent(self, envelope: Envelope[Any]) -> None:
         """An agent's intent: into its window; publishes the decision if the window closed."""
-        admission, results = self.coordinator.on_intent(envelope.payload, cause=envelope)
+        intent = envelope.payload
+        if self._past.decided(intent.symbol, intent.signal_id):
+            # Redelivered after a restart: its window was decided (and its decision stored).
+            self._metrics.intents.labels(Admission.LATE.value).inc()
+            return
+        admission, results = self.coordinator.on_intent(intent, cause=envelope)
         self._metrics.intents.labels(admission.value).inc()
         if admission is Admission.INVALID:
             log.warning(
@@ -353,16 +394,14 @@ async def bootstrap(
         tick_seconds=tick_seconds,
         history=history,
         recent_decisions=meta_settings.recent_decisions,
+        restore_past=meta_settings.restore,
+        remember_decided=config.window.remember_closed,
     )
-
-    async def readiness() -> dict[str, bool]:
-        return {"nats": bool(getattr(bus, "is_connected", True))}
-
     routers = [meta_router] if risk is None else [meta_router, risk.router]
     service.app = create_app(
         service=NAME,
         registry=registry,
-        readiness=readiness,
+        readiness=service.readiness,
         routers=routers,
         state={"meta_controls": service},
         api_token=settings.api_token_value,

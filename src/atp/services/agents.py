@@ -10,10 +10,18 @@ built-in strategy with parameters for daily bars. A strategy that raises is quar
 host; the fault is logged, counted in `atp_agents_strategy_errors_total` and shown in
 `GET /agents`. Strategy state lives in memory: after a restart the strategies warm up again on
 the bars that follow.
+
+The operator's enable and disable are published on `control.actions` before the caller gets its
+answer (a change that could not be published is undone and the call fails). On start, before the
+first bar is consumed, the service reads back the actions it published (`Bus.history`, a one-shot
+read) and re-applies them in order, so an agent disabled before a restart stays disabled; the
+configuration only gives the state before the first change (`ATP_AGENTS_RESTORE=false` starts
+from the configuration alone).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -25,8 +33,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from atp.agents.host import AgentConfig, AgentHost, AgentStatus
 from atp.api.app import create_app
 from atp.api.auth import actor_of, require_token
-from atp.bus.subjects import SIGNALS_NORMALIZED
+from atp.bus.subjects import CONTROL_ACTIONS, SIGNALS_NORMALIZED
 from atp.core.clock import Clock, SystemClock
+from atp.core.errors import AtpError
 from atp.core.events import ControlAction, Envelope, MarketSignal, envelope_for
 from atp.core.ids import AgentId, derive_id
 from atp.services.settings import AtpSettings
@@ -37,6 +46,8 @@ log = logging.getLogger(__name__)
 NAME = "agents"
 SOURCE = "agents"
 DURABLE = "agents"
+ENABLE_AGENT = "enable_agent"
+DISABLE_AGENT = "disable_agent"
 
 
 def default_agents() -> list[AgentConfig]:
@@ -65,6 +76,11 @@ class AgentsSettings(BaseSettings):
 
     agents: list[AgentConfig] = Field(
         default_factory=default_agents, description="The hosted agents, in answer order."
+    )
+    restore: bool = Field(
+        default=True,
+        description="Re-apply the enables and disables this service published on "
+        "control.actions before the first bar.",
     )
 
 
@@ -114,12 +130,16 @@ class AgentsService:
         owns_bus: bool,
         clock: Clock,
         registry: Any,
+        restore: bool = True,
     ) -> None:
         self.host = host
         self.port = settings.agents_port
         self._bus = bus
         self._owns_bus = owns_bus
         self._clock = clock
+        self._restore = restore
+        self._started = False
+        self.restored = 0
         self.intents = Counter(
             "atp_agents_intents_total",
             "Order intents published, by agent and action.",
@@ -146,8 +166,39 @@ class AgentsService:
         )
 
     async def start(self) -> None:
-        """Subscribes to `signals.normalized` with the durable consumer "agents"."""
+        """Re-applies the recorded enables and disables, then consumes `signals.normalized`.
+
+        Raises:
+            VenueUnavailable: the recorded actions could not be read (nothing is consumed).
+        """
+        if self._restore:
+            self.restored = self.apply_controls(await self._bus.history(CONTROL_ACTIONS))
+            log.info("restored %d enable/disable actions", self.restored)
         await self._bus.subscribe(SIGNALS_NORMALIZED, durable=DURABLE, handler=self.on_signal)
+        self._started = True
+
+    def apply_controls(self, envelopes: list[Envelope[Any]]) -> int:
+        """Re-applies this service's recorded enables and disables, oldest first; returns how many.
+
+        Other services' actions are not ours; an action naming an agent no longer configured is
+        logged and skipped.
+        """
+        applied = 0
+        for envelope in envelopes:
+            action: ControlAction = envelope.payload
+            if action.service != NAME or action.action not in (ENABLE_AGENT, DISABLE_AGENT):
+                continue
+            agent_id = AgentId(str(action.parameters.get("agent_id", "")))
+            try:
+                if action.action == ENABLE_AGENT:
+                    self.host.enable(agent_id)
+                else:
+                    self.host.disable(agent_id)
+            except AtpError as exc:
+                log.warning("control action %s not restored: %s", action.action_id, exc)
+                continue
+            applied += 1
+        return applied
 
     async def stop(self) -> None:
         """Calls the strategies' stop hooks and closes the bus if this service opened it."""
@@ -168,8 +219,27 @@ class AgentsService:
             )
             self.intents.labels(intent.agent_id, intent.action.value).inc()
 
+    async def set_enabled(self, agent_id: AgentId, enabled: bool, actor: str) -> AgentStatus:
+        """Enables or disables an agent and publishes the change (undone if that fails).
+
+        Raises:
+            NotFound: no such agent. Conflict: enabling a quarantined agent.
+            AtpError: the change could not be published; the agent is as it was.
+        """
+        was_enabled = self.host.status(agent_id).enabled
+        status = self.host.enable(agent_id) if enabled else self.host.disable(agent_id)
+        try:
+            await self.record_control(ENABLE_AGENT if enabled else DISABLE_AGENT, agent_id, actor)
+        except BaseException:
+            # Unrecorded, the change would not survive a restart: the caller gets the error and
+            # the agent keeps its state. (A quarantine meanwhile leaves it disabled either way.)
+            with contextlib.suppress(AtpError):
+                (self.host.enable if was_enabled else self.host.disable)(agent_id)
+            raise
+        return status
+
     async def record_control(self, action: str, agent_id: str, actor: str) -> None:
-        """Publishes the operator's action on `control.actions` for the audit trail."""
+        """Publishes the operator's action on `control.actions` (audit trail and restarts)."""
         now = self._clock.now()
         control = ControlAction(
             action_id=derive_id("control", NAME, action, agent_id, now.isoformat()),
@@ -182,7 +252,7 @@ class AgentsService:
         await self._bus.publish(envelope_for(control, source=SOURCE, event_time=now))
 
     async def _readiness(self) -> dict[str, bool]:
-        return {"nats": bool(getattr(self._bus, "is_connected", True))}
+        return {"nats": bool(getattr(self._bus, "is_connected", True)), "started": self._started}
 
 
 router = APIRouter(tags=["agents"])
@@ -212,9 +282,7 @@ async def get_agent(request: Request, agent_id: str) -> AgentStatusModel:
 )
 async def enable_agent(request: Request, agent_id: str) -> AgentStatusModel:
     """Lets the agent answer signals again (409 if it is quarantined)."""
-    service = _service(request)
-    status = service.host.enable(AgentId(agent_id))
-    await service.record_control("enable_agent", agent_id, actor_of(request))
+    status = await _service(request).set_enabled(AgentId(agent_id), True, actor_of(request))
     return AgentStatusModel.of(status)
 
 
@@ -225,9 +293,7 @@ async def enable_agent(request: Request, agent_id: str) -> AgentStatusModel:
 )
 async def disable_agent(request: Request, agent_id: str) -> AgentStatusModel:
     """Stops the agent answering signals."""
-    service = _service(request)
-    status = service.host.disable(AgentId(agent_id))
-    await service.record_control("disable_agent", agent_id, actor_of(request))
+    status = await _service(request).set_enabled(AgentId(agent_id), False, actor_of(request))
     return AgentStatusModel.of(status)
 
 
@@ -247,8 +313,9 @@ async def bootstrap(
         host: a ready host (tests, custom strategies); built from `config` if None.
     """
     clock = clock or SystemClock()
+    config = config or AgentsSettings()
     if host is None:
-        host = AgentHost.from_configs((config or AgentsSettings()).agents, clock)
+        host = AgentHost.from_configs(config.agents, clock)
     registry = new_registry()
     owns_bus = bus is None
     if bus is None:
@@ -258,5 +325,11 @@ async def bootstrap(
             settings.effective_nats_url, client_name=NAME, metrics=BusMetrics(registry)
         )
     return AgentsService(
-        settings=settings, host=host, bus=bus, owns_bus=owns_bus, clock=clock, registry=registry
+        settings=settings,
+        host=host,
+        bus=bus,
+        owns_bus=owns_bus,
+        clock=clock,
+        registry=registry,
+        restore=config.restore,
     )

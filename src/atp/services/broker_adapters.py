@@ -53,6 +53,7 @@ from atp.core.events import MarketSignal, OrderUpdate
 from atp.core.ids import Symbol
 from atp.services.settings import AtpSettings
 from atp.storage.database import migrate
+from atp.storage.health import database_answers
 from atp.telemetry.metrics import BusMetrics, new_registry
 
 log = logging.getLogger(__name__)
@@ -307,6 +308,8 @@ async def bootstrap(
 
     async def readiness() -> dict[str, bool]:
         checks = {"nats": bool(getattr(bus, "is_connected", True))}
+        if database is not None:
+            checks["database"] = await database_answers(database)
         for name, adapter in adapters.items():
             checks[f"adapter:{name}"] = adapter.status().state is AdapterState.READY
         return checks

@@ -40,7 +40,7 @@ from atp.backtest.results import (
     results_json,
     trades_csv,
 )
-from atp.backtest.runner import closes_of, load_data, run_backtest, validate
+from atp.backtest.runner import load_data, run_backtest, validate
 from atp.backtest.store_lock import StoreLock
 from atp.core.clock import Clock
 from atp.core.errors import Conflict, InvalidInput, NotFound, TransientError
@@ -356,8 +356,10 @@ class RunManager:
         (folder / "results.json").write_text(results_json(outcome), encoding="utf-8")
         (folder / "trades.csv").write_text(trades_csv(outcome.main.fills), encoding="utf-8")
         (folder / "equity.csv").write_text(equity_csv(outcome.main.equity), encoding="utf-8")
-        closes = closes_of(load_data(state.request, self._data_dir), state.request)
-        report = render_report(outcome, run_id=state.run_id, closes=closes)
+        loaded = load_data(state.request, self._data_dir)
+        report = render_report(
+            outcome, run_id=state.run_id, series=loaded.series, data_dir=self._data_dir
+        )
         (folder / "report.html").write_text(report, encoding="utf-8")
         return outcome
 

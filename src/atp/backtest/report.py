@@ -316,7 +316,6 @@ def render_report(
     outcome: BacktestOutcome,
     *,
     run_id: str,
-    closes: Closes | None = None,
     series: Sequence[BarSeries] = (),
     data_dir: Path | None = None,
 ) -> str:
@@ -325,23 +324,21 @@ def render_report(
     Args:
         outcome: the run's results.
         run_id: shown in the title.
-        closes: each symbol's (time, close) inside the traded range, for its price chart and
-            the buy-and-hold line; taken from `series` when not given.
         series: the loaded bars (`LoadedData.series`): each symbol's file, layout and price
             basis. Without them the report names only the file names the outcome recorded.
         data_dir: the data folder: files are named relative to it, and its README.md gives
             their provenance.
     """
     request, main = outcome.request, outcome.main
-    if closes is None:
-        closes = {
-            s.symbol: [
-                (b.timestamp, float(b.close))
-                for b in s.bars
-                if request.start_date <= b.timestamp <= request.end_date
-            ]
-            for s in series
-        }
+    # Each symbol's (time, close) inside the traded range: its price chart, buy and hold.
+    closes: Closes = {
+        s.symbol: [
+            (b.timestamp, float(b.close))
+            for b in s.bars
+            if request.start_date <= b.timestamp <= request.end_date
+        ]
+        for s in series
+    }
     initial = float(request.initial_balance)
     calendar: list[datetime] = []
     equity: list[float] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -374,17 +374,3 @@ def run_backtest(
         per_agent[request.strategies[0]] = main
     traded = sum(1 for b in data.batches if b.timestamp >= request.start_date)
     return BacktestOutcome(request, main, per_agent, tuple(others), data.sources, traded)
-
-
-def closes_of(
-    data: LoadedData, request: BacktestRequest
-) -> dict[str, Sequence[tuple[datetime, float]]]:
-    """Each symbol's (time, close) inside the traded range, for the report's price charts."""
-    return {
-        s.symbol: [
-            (b.timestamp, float(b.close))
-            for b in s.bars
-            if request.start_date <= b.timestamp <= request.end_date
-        ]
-        for s in data.series
-    }

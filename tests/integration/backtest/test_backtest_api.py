@@ -19,6 +19,7 @@ from atp.backtest.model import BacktestRequest
 from atp.bus.memory import InMemoryBus
 from atp.bus.subjects import BACKTEST_RESULTS
 from atp.core.events import Envelope
+from atp.marketdata.catalog import find_data_file
 from atp.services.backtester import bootstrap
 from atp.services.cli import main as atp_main
 from atp.services.settings import AtpSettings
@@ -53,6 +54,9 @@ async def test_seed_request_finishes_is_published_and_matches_the_cli(
         assert len(equity.text.splitlines()) == 22
         report = await client.get(f"/backtest/{run_id}/report")
         assert "<svg" in report.text and "Drawdown" in report.text
+        # The service's report names the file it traded, relative to the data folder.
+        traded = find_data_file(settings.data_dir, "AAPL").relative_to(settings.data_dir)
+        assert traded.as_posix() in report.text
         listed = (await client.get("/backtest")).json()["runs"]
         assert [r["run_id"] for r in listed] == [run_id]
     await service.stop()

@@ -117,6 +117,11 @@ class EquityCurve(Sequence[EquityPoint]):
         self._initial = Segment(0, initial_cash, ())
         self._exact_segments = 0
 
+    @property
+    def stamps(self) -> npt.NDArray[np.int64]:
+        """Each point's time, int64 nanoseconds since the epoch (UTC)."""
+        return self._stamps
+
     @cached_property
     def floats(self) -> npt.NDArray[np.float64]:
         """float() of each point's exact equity (computed on first use, 8 bytes a bar)."""

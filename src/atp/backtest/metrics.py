@@ -5,7 +5,9 @@ Conventions (docs/backtest.md states them for users):
 
 * one equity value per bar, marked at the bar's close; returns are simple returns and the first
   one is taken against the starting cash, so N bars give N returns;
-* 252 periods a year (daily bars) unless told otherwise;
+* annualised with the run's periods a year (`periods_per_year`): 252 for daily bars, 52 weekly,
+  12 monthly, and 252 x the bars of an average active day for intraday bars (a minute bar is
+  not a day: counting it as one made CAGR, volatility and Sharpe of minute runs meaningless);
 * sample standard deviation (ddof=1), risk-free rate 0;
 * Sortino's downside deviation is sqrt(mean(min(r, 0)^2)), the root mean square of the
   negative returns over all periods (empyrical's definition);
@@ -25,6 +27,29 @@ import numpy.typing as npt
 from atp.core.frozen import quick_init
 
 PERIODS_PER_YEAR = 252
+"""Trading days a year: the periods of daily bars."""
+
+_NS_PER_DAY = 86_400 * 1_000_000_000
+
+
+def periods_per_year(stamps_ns: npt.NDArray[np.int64]) -> int:
+    """How many of these bars make a year, from the bars' own times (UTC nanoseconds).
+
+    Bars on distinct dates are daily, weekly or monthly by their median spacing (252, 52, 12);
+    several bars on a date are intraday: 252 times the mean bars per date that has any (so a
+    regular session's minute bars give 252 x 390, and bars round the clock 252 x 1,440).
+    """
+    if len(stamps_ns) < 2:
+        return PERIODS_PER_YEAR
+    days = np.unique(stamps_ns // _NS_PER_DAY)
+    if len(days) < len(stamps_ns):
+        return round(PERIODS_PER_YEAR * len(stamps_ns) / len(days))
+    spacing_days = float(np.median(np.diff(stamps_ns))) / _NS_PER_DAY
+    if spacing_days >= 28:
+        return 12
+    if spacing_days >= 7:
+        return 52
+    return PERIODS_PER_YEAR
 
 
 @quick_init
@@ -252,6 +277,7 @@ def compute_metrics(
         downside_deviation = math.sqrt(_fsum(downside) / bars)
     sqrt_periods = math.sqrt(periods)
     metrics: dict[str, float | None] = {
+        "periods_per_year": float(periods),
         "total_return": final / initial - 1.0 if initial else None,
         "cagr": growth,
         "annual_volatility": None if std is None else std * sqrt_periods,

@@ -41,12 +41,13 @@ _PERCENT_METRICS = frozenset(
     {"total_return", "cagr", "annual_volatility", "max_drawdown", "exposure", "win_rate"}
 )
 _MONEY_METRICS = frozenset({"expectancy"})
-_COUNT_METRICS = frozenset({"num_trades", "num_fills"})
+_COUNT_METRICS = frozenset({"num_trades", "num_fills", "periods_per_year"})
 _LABELS = {
     "cagr": "CAGR",
     "max_drawdown_duration": "longest drawdown",
     "num_trades": "round trips",
     "num_fills": "fills",
+    "periods_per_year": "periods a year",
 }
 # Above this many fills, markers would hide the curves: the charts leave them out.
 MAX_MARKED_FILLS = 300
@@ -91,6 +92,18 @@ def _metric(key: str, value: float | None) -> str:
     if key == "max_drawdown_duration":
         return f"{value:,.0f} bars"
     return f"{value:,.3f}"
+
+
+def _periods_text(periods: float | None, intraday: bool) -> str:
+    """How the metrics were annualised, in words."""
+    if periods is None:
+        return "252 periods a year"
+    if intraday:
+        return (
+            f"{periods:,.0f} periods a year (252 trading days x the bars of an average active "
+            f"day, {periods / 252:,.1f})"
+        )
+    return f"{periods:,.0f} periods a year"
 
 
 def _label(key: str) -> str:
@@ -277,16 +290,9 @@ def _metrics(outcome: BacktestOutcome, intraday: bool) -> list[str]:
     ):
         html.append(f"<tr><td>{label}</td><td class='n'>{count:,}</td></tr>")
     html.append(
-        "</table><p class='note'>Simple returns per bar, annualised with 252 periods a year, "
-        "sample standard deviation, risk-free rate 0; the starting cash counts as a drawdown "
-        "peak."
-        + (
-            " These bars are intraday, so CAGR, volatility, Sharpe, Sortino and turnover "
-            "treat each bar as a day: they are not annual figures."
-            if intraday
-            else ""
-        )
-        + "</p>"
+        "</table><p class='note'>Simple returns per bar, annualised with "
+        f"{_periods_text(main.metrics.get('periods_per_year'), intraday)}, sample standard "
+        "deviation, risk-free rate 0; the starting cash counts as a drawdown peak." + "</p>"
     )
     return html
 

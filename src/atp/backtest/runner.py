@@ -14,9 +14,12 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
+from atp.backtest.columns import to_ns
 from atp.backtest.engine import BacktestEngine, EngineRecord, Pipeline, Progress
 from atp.backtest.equity import EquityCurve
-from atp.backtest.metrics import compute_metrics
+from atp.backtest.metrics import compute_metrics, periods_per_year
 from atp.backtest.model import BacktestRequest, EquityPoint, RunSummary
 from atp.backtest.results import BacktestOutcome
 from atp.backtest.sizing import FRACTIONAL_LOT
@@ -282,6 +285,11 @@ def summarize(
         TradeFill(f.symbol, f.side, f.quantity, f.price, f.commission, f.bar_index)
         for f in record.fills
     )
+    stamps = (
+        np.array([to_ns(p.timestamp) for p in record.equity], dtype=np.int64)
+        if curve is None
+        else curve.stamps
+    )
     metrics = compute_metrics(
         initial=initial,
         equity=equity,
@@ -289,6 +297,7 @@ def summarize(
         traded_notional=float(sum((f.quantity * f.price for f in record.fills), ZERO)),
         trades=trades,
         num_fills=len(record.fills),
+        periods=periods_per_year(stamps),
     )
     final = points[-1].equity if points else request.initial_balance
     return RunSummary(

@@ -45,21 +45,24 @@ def _atp_up(env: dict[str, str], timeout: float = 30.0) -> subprocess.CompletedP
     )
 
 
+@pytest.mark.parametrize(
+    ("setting", "meant_for"),
+    [("ATP_AGENTS_PORT", "agents"), ("ATP_EMBEDDED_NATS_PORT", "embedded nats-server")],
+)
 def test_atp_up_refuses_a_port_in_use_at_once_naming_port_service_and_pid(
-    tmp_path: Path,
+    tmp_path: Path, setting: str, meant_for: str
 ) -> None:
     env, ports = _environment(tmp_path / "var")
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", ports["ATP_AGENTS_PORT"]))
+        taken.bind(("127.0.0.1", ports[setting]))
         taken.listen()
         done = _atp_up(env)
     assert done.returncode == EXIT_IN_USE, done.stdout + done.stderr
-    port = ports["ATP_AGENTS_PORT"]
-    assert f"port {port} (agents) is in use by pid {os.getpid()}" in done.stderr
+    assert f"port {ports[setting]} ({meant_for}) is in use by pid {os.getpid()}" in done.stderr
     assert "all services ready" not in done.stdout
     # Nothing was started: no nats-server, no service.
-    assert not port_is_open(ports["ATP_EMBEDDED_NATS_PORT"])
     assert not (tmp_path / "var" / "nats").exists()
+    assert not any(port_is_open(ports[name]) for name in SERVICE_PORTS)
 
 
 def test_atp_up_refuses_a_var_dir_another_platform_holds_naming_its_pid(tmp_path: Path) -> None:

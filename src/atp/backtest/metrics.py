@@ -277,7 +277,7 @@ def compute_metrics(
         downside_deviation = math.sqrt(_fsum(downside) / bars)
     sqrt_periods = math.sqrt(periods)
     metrics: dict[str, float | None] = {
-        "periods_per_year": float(periods),
+        "periods_per_year": periods,
         "total_return": final / initial - 1.0 if initial else None,
         "cagr": growth,
         "annual_volatility": None if std is None else std * sqrt_periods,
@@ -288,11 +288,11 @@ def compute_metrics(
             else None
         ),
         "max_drawdown": drawdown,
-        "max_drawdown_duration": float(duration),
+        "max_drawdown_duration": int(duration),
         "calmar": growth / -drawdown if growth is not None and drawdown < 0 else None,
         "exposure": int(np.count_nonzero(flags)) / len(flags) if len(flags) else 0.0,
-        "num_trades": float(len(trades)),
-        "num_fills": float(num_fills),
+        "num_trades": len(trades),
+        "num_fills": num_fills,
         "turnover": (
             traded_notional / mean_equity * periods / bars if bars and mean_equity > 0 else None
         ),

@@ -64,7 +64,9 @@ class BacktestOutcome:
         ]
 
 
-def _number(value: float | None) -> float | None:
+def _number(value: int | float | None) -> int | float | None:
+    if isinstance(value, int):
+        return value  # a count (fills, round trips, bars, periods) stays a whole number
     if value is None or not math.isfinite(value):
         return None
     # Rounded to 12 significant digits: enough for any report, and immune to the last-bit

@@ -144,7 +144,7 @@ def test_metrics_read_block_by_block_equal_the_whole_column_at_once(
         patch.setattr(metrics_module, "_BLOCK", block)  # runs, peaks and returns cross blocks
         assert metrics() == whole
     assert f"('max_drawdown', {max_drawdown(100.0, curve)!r})" in whole
-    duration = float(max_drawdown_duration(100.0, curve))
+    duration = max_drawdown_duration(100.0, curve)
     assert f"('max_drawdown_duration', {duration!r})" in whole
 
 

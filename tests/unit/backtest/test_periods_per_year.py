@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 from atp.backtest.columns import to_ns
 from atp.backtest.metrics import periods_per_year
 from atp.backtest.model import BacktestRequest
+from atp.backtest.results import results_json
 from atp.backtest.runner import run_backtest
 from atp.marketdata.catalog import load_bars
 from atp.services.settings import AtpSettings
@@ -48,7 +50,8 @@ def test_a_minute_run_reports_annual_figures() -> None:
         initial_balance=Decimal(100_000),
         data_files={"AAPL": str(DATA / "lumibot" / "AAPL_Minute.csv")},
     )
-    main = run_backtest(request, DATA).main
+    outcome = run_backtest(request, DATA)
+    main = outcome.main
     metrics = main.metrics
     periods = metrics["periods_per_year"]
     assert periods is not None and periods > 252 * 300
@@ -58,3 +61,8 @@ def test_a_minute_run_reports_annual_figures() -> None:
     assert math.isclose(metrics["cagr"], growth ** (periods / bars) - 1, rel_tol=1e-9)
     # Counting each minute as a day would have called this run's few weeks many years.
     assert not math.isclose(metrics["cagr"], growth ** (252 / bars) - 1, rel_tol=1e-3)
+    # Counts read as whole numbers in the results file (they read 6.0, 10.0).
+    written = json.loads(results_json(outcome))["metrics"]
+    for count in ("num_fills", "num_trades", "max_drawdown_duration", "periods_per_year"):
+        assert isinstance(written[count], int), (count, written[count])
+    assert written["num_fills"] == len(main.fills) > 0

@@ -18,6 +18,7 @@ from atp.backtest.metrics import (
     compute_metrics,
     max_drawdown,
     max_drawdown_duration,
+    periods_per_year,
     sharpe_ratio,
     simple_returns,
     sortino_ratio,
@@ -172,3 +173,42 @@ def test_metrics_of_a_long_curve_need_no_temporary_as_long_as_the_curve(
     # the curve (at 1M bars the backtest's last step to its peak resident memory).
     assert peak < curve.nbytes / 2
     assert metrics["max_drawdown"] == max_drawdown(100_000.0, curve.tolist())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=5 * 86_400), min_size=2, max_size=40),
+    st.booleans(),
+    st.integers(min_value=1, max_value=6),
+)
+def test_periods_a_year_count_the_dates_as_a_sort_of_every_date_does(
+    seconds: list[int], in_order: bool, block: int
+) -> None:
+    stamps = np.array(sorted(seconds) if in_order else seconds, dtype=np.int64) * 1_000_000_000
+    days = len(np.unique(stamps // (86_400 * 1_000_000_000)))
+    expected = round(252 * len(stamps) / days) if days < len(stamps) else None
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(metrics_module, "_BLOCK", block)  # dates running on across blocks
+        got = periods_per_year(stamps)
+    if expected is not None:
+        assert got == expected
+    else:
+        assert got in (252, 52, 12)
+
+
+def test_periods_a_year_of_a_long_minute_run_need_no_temporary_as_long_as_its_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(metrics_module, "_BLOCK", 4096)  # 1M bars at 65,536 scale to this
+    start = np.datetime64("2024-01-02T14:30", "ns").astype(np.int64)
+    # 390 minutes a session, 500 sessions: 195,000 bars.
+    minutes = np.arange(195_000, dtype=np.int64)
+    stamps = start + (minutes // 390) * 86_400 * 10**9 + (minutes % 390) * 60 * 10**9
+    tracemalloc.start()
+    try:
+        periods = periods_per_year(stamps)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert periods == 252 * 390
+    assert peak < stamps.nbytes / 4

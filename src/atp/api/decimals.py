@@ -6,7 +6,9 @@ JSON text of a response field, through `atp.core.money.plain` and `amount`:
 * `Quantity`: exact, no trailing zeros ("156.5", "25", "0"), for quantities;
 * `Money`: exact, at least to the cent ("98145.00", "69.4925"), for cash, equity and prices;
 * `AverageCost`: rounded half-even to 6 places, at least to the cent ("213.63974");
-* `Pnl`: rounded half-even to the cent ("2516.40", "0.00"), for profit and loss.
+* `Pnl`: rounded half-even to the cent ("2516.40", "0.00"), for the P&L of an account
+  statement (the broker's `/account` and `/positions`, agents' scores). The risk API shows P&L
+  as `Money`, exactly, since that is what its daily loss limit compares.
 
 Average costs and P&L come out of a division (the 28 digits of `Decimal`'s context); prices
 and money are exact, so they are shown exactly. No field ever uses exponent notation ("0E-24",

@@ -6,8 +6,9 @@ With an `Idempotency-Key` header a retry gets the first successful answer back u
 different body under the same key is refused). Requests carrying the same key are handled one
 at a time, so concurrent retries wait for the first answer instead of each asking the risk
 engine (whose velocity limit would refuse some of them though the order was made). Errors use
-the one `{code, message, details}` body: bad input 422, risk refusal 409 naming the rule,
-unknown order 404.
+the one `{code, message, details}` body: bad input 422 (including quantities and prices off
+the venue's lots and ticks, and absurd sizes), an order the paper venue would reject 422
+`venue_rejected` with its reason, risk refusal 409 naming the rule, unknown order 404.
 """
 
 from __future__ import annotations
@@ -52,11 +53,18 @@ class OrderCreate(BaseModel):
         description="Instrument symbol, as in market data (e.g. AAPL).",
     )
     side: Side = Field(description="buy or sell.")
-    quantity: PositiveDecimal = Field(description="Quantity, > 0, exact.")
+    quantity: PositiveDecimal = Field(
+        description="Quantity, > 0, exact: whole lots of the venue's lot size (0.000001 unless "
+        "configured), at most its max_quantity and max_notional (docs/brokers.md)."
+    )
     order_type: OrderType = Field(default=OrderType.MARKET, description="How it is priced.")
     time_in_force: TimeInForce = Field(default=TimeInForce.DAY, description="How long it works.")
-    limit_price: PositiveDecimal | None = Field(default=None, description="Limit price.")
-    stop_price: PositiveDecimal | None = Field(default=None, description="Stop price.")
+    limit_price: PositiveDecimal | None = Field(
+        default=None, description="Limit price, in whole ticks (0.01; 0.0001 below 1.00)."
+    )
+    stop_price: PositiveDecimal | None = Field(
+        default=None, description="Stop price, in whole ticks (0.01; 0.0001 below 1.00)."
+    )
     client_order_id: str | None = Field(
         default=None,
         min_length=1,

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from atp.api.auth import actor_of, require_token
-from atp.api.decimals import AverageCost, Money, Pnl, Quantity
+from atp.api.decimals import AverageCost, Money, Quantity
 from atp.core.enums import TradingState
 from atp.core.events import RiskViolation
 from atp.core.ids import Symbol
@@ -72,15 +72,15 @@ class _Out(BaseModel):
 
 
 class PositionOut(_Out):
-    """One position (average cost to 6 places, P&L to the cent, the rest exact)."""
+    """One position: average cost to 6 places, the rest exact (the figures limits judge)."""
 
     symbol: str
     quantity: Quantity
     average_cost: AverageCost
     last_price: Money | None
     market_value: Money
-    unrealized_pnl: Pnl
-    realized_pnl: Pnl
+    unrealized_pnl: Money
+    realized_pnl: Money
 
 
 class LimitOut(_Out):
@@ -106,9 +106,9 @@ class RiskStateOut(_Out):
     equity: Money
     gross_exposure: Money
     net_exposure: Money
-    realized_pnl: Pnl
-    unrealized_pnl: Pnl
-    day_pnl: Pnl
+    realized_pnl: Money
+    unrealized_pnl: Money
+    day_pnl: Money
     pending_orders: int
     positions: list[PositionOut]
     buckets: dict[str, list[str]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,13 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
+import nats.js.errors
 import pytest
 from tests.support import free_port
 
 from atp.bus.nats import NatsBus
-from atp.bus.subjects import EXECUTIONS_ORDER_UPDATE
+from atp.bus.nats_streams import checked_stream, consumer_name
+from atp.bus.subjects import EXECUTIONS_ORDER_UPDATE, SIGNALS_NORMALIZED
 from atp.core.enums import OrderStatus
 from atp.core.events import Envelope, envelope_for
+from atp.services.broker_adapters import MARKS_DURABLE
 from atp.services.embedded_nats import EmbeddedNats
 from atp.telemetry.metrics import BusMetrics, new_registry
 
@@ -68,6 +73,24 @@ class ServiceProcess:
         raise AssertionError("the broker service did not become ready")
 
 
+async def _marks_read(url: str) -> None:
+    """Waits until the service's prices consumer has acknowledged every stored bar."""
+    client = await nats.connect(url)
+    try:
+        stream = checked_stream(SIGNALS_NORMALIZED)
+        name = consumer_name(SIGNALS_NORMALIZED, MARKS_DURABLE)
+        js = client.jetstream()
+        for _ in range(400):
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                info = await js.consumer_info(stream, name)
+                if not info.num_pending and not info.num_ack_pending and info.delivered.stream_seq:
+                    return
+            await asyncio.sleep(0.025)
+    finally:
+        await client.close()
+    raise AssertionError("the broker service did not read the price")
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[EmbeddedNats]:
     nats = EmbeddedNats(tmp_path / "nats", free_port())
@@ -97,6 +120,9 @@ async def test_a_killed_service_restarts_with_every_order_exactly_once(
         await bus.publish(
             envelope_for(signal_for(0), source="test", event_time=signal_for(0).timestamp)
         )
+        # Prices and decisions come on two consumers: without a price yet the venue rightly
+        # rejects a market order ('no market price for KILL yet'), so decide once it has one.
+        await _marks_read(server.url)
         decisions = [decision(n) for n in range(ORDERS)]
         for meta in decisions[: ORDERS // 2]:
             await bus.publish(envelope_for(meta, source="test", event_time=meta.decided_at))

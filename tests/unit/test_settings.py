@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from atp.core.errors import ConfigurationError
@@ -79,3 +82,15 @@ def test_a_token_of_sixteen_characters_is_enough(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("ATP_HOST", "0.0.0.0")
     monkeypatch.setenv("ATP_API_TOKEN", "0123456789abcdef")
     assert AtpSettings().api_token_value == "0123456789abcdef"
+
+
+def test_reading_the_settings_loads_no_web_framework() -> None:
+    """The backtest CLI and bench read the settings; FastAPI would add ~7 MB to their memory."""
+    probe = (
+        "import sys, atp.services.settings; "
+        "print(sorted({'fastapi', 'starlette'} & set(sys.modules)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"

@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from atp import __version__
-from atp.api.auth import check_api_token
 from atp.api.errors import install_error_handlers
+from atp.core.tokens import check_api_token
 from atp.telemetry.metrics import render
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]

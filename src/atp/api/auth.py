@@ -2,8 +2,8 @@
 
 With no `ATP_API_TOKEN` (allowed only on loopback) every request passes. With one, a mutating
 endpoint needs `Authorization: Bearer <token>`, compared in constant time. A configured token
-must be at least `MIN_TOKEN_LENGTH` characters without white space (`check_api_token`, applied
-at start): an empty one would otherwise match an empty `Bearer ` header. The token is never
+must pass `atp.core.tokens.check_api_token` (applied at start: at least 16 characters, no white
+space): an empty one would otherwise match an empty `Bearer ` header. The token is never
 logged; the audit trail records only a fingerprint of it.
 """
 
@@ -13,32 +13,6 @@ import hashlib
 import hmac
 
 from fastapi import HTTPException, Request
-
-from atp.core.errors import ConfigurationError
-
-MIN_TOKEN_LENGTH = 16
-"""The shortest `ATP_API_TOKEN` accepted, in characters (e.g. `openssl rand -hex 16` gives 32)."""
-
-
-def check_api_token(token: str) -> str:
-    """Returns `token` if it is fit to guard the control plane.
-
-    Raises:
-        ConfigurationError: the token is empty, has white space or is shorter than
-            `MIN_TOKEN_LENGTH`; the message names ATP_API_TOKEN, never the token.
-    """
-    if not token.strip():
-        problem = "is empty"
-    elif any(ch.isspace() for ch in token):
-        problem = "contains white space"
-    elif len(token) < MIN_TOKEN_LENGTH:
-        problem = f"has {len(token)} characters"
-    else:
-        return token
-    raise ConfigurationError(
-        f"ATP_API_TOKEN {problem}: set at least {MIN_TOKEN_LENGTH} characters without white "
-        "space (e.g. openssl rand -hex 16), or unset it to run without a token on loopback"
-    )
 
 
 def _configured_token(request: Request) -> str | None:

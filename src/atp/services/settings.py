@@ -12,8 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from atp.api.auth import MIN_TOKEN_LENGTH, check_api_token
 from atp.core.errors import ConfigurationError
+from atp.core.tokens import MIN_TOKEN_LENGTH, check_api_token
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 

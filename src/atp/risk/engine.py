@@ -29,7 +29,7 @@ from atp.risk.context import OrderContext, order_context
 from atp.risk.correlation import CorrelationBuckets, ReturnCorrelations
 from atp.risk.exposure import ExposureBook
 from atp.risk.pending import PendingOrders, ttl
-from atp.risk.restore import RestoreFromHistory
+from atp.risk.restore import KILL_SWITCH_ON, RestoreFromHistory
 from atp.risk.short_sale import ShortSales, check_short_sale
 from atp.risk.trading_day import TradingCalendar
 from atp.risk.velocity import VelocityWindows
@@ -266,7 +266,7 @@ class RiskEngine(RestoreFromHistory, ShortSales):
                 {"reason": self.kill_switch_reason, "positions": positions},
                 actor,
             )
-        self._update_state(f"kill switch on: {self.kill_switch_reason}", rules.KILL_SWITCH, actor)
+        self._update_state(KILL_SWITCH_ON + self.kill_switch_reason, rules.KILL_SWITCH, actor)
 
     def reset_kill_switch(self, *, actor: str) -> None:
         """Turns the kill switch off; trading resumes unless the daily loss still holds it."""

@@ -35,6 +35,7 @@ from atp.core.enums import OrderStatus, OrderType, Side, TimeInForce
 from atp.core.errors import InvalidInput
 from atp.core.events import OrderUpdate
 from atp.core.ids import ClientOrderId, Symbol
+from atp.core.symbols import SYMBOL_PATTERN
 
 router = APIRouter(tags=["orders"])
 
@@ -47,9 +48,7 @@ class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     symbol: str = Field(
-        min_length=1,
-        max_length=16,
-        pattern=r"^[A-Za-z0-9.\-/]+$",
+        pattern=SYMBOL_PATTERN,
         description="Instrument symbol, as in market data (e.g. AAPL).",
     )
     side: Side = Field(description="buy or sell.")
